@@ -1,0 +1,16 @@
+"""Plumbing behind the autoencoder course: data, models, device choice, training, caching, plots.
+
+One module per concern (see ``shared/DESIGN.md`` and the README):
+
+========== ===========================================================
+config      sizes and switches (fast mode, folders)
+data        ``load_mnist``, ``add_noise``
+models      ``Autoencoder``, ``seminar_dae``, ``autoencoder``, ``linear_autoencoder``
+device      ``pick_device``, ``describe_runtime``
+training    ``fit``, ``reconstruct``, ``mse``
+checkpoints ``save``, ``load``, ``load_or_train``, ``load_or_compute``
+plotting    figures only
+widgets     the callbacks behind every slider
+========== ===========================================================
+"""
+__version__ = "0.1.0"

@@ -1,0 +1,77 @@
+"""Sizes and switches of the course. Imports nothing of ours.
+
+Fast mode (``COURSE_FAST=1``, used by CI and smoke runs) shrinks data sizes and epochs; it never
+skips a cell or a check. Notebooks ask this module for sizes with :func:`size`; they never read the
+environment themselves.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["FAST", "SIZES", "size", "pick", "data_dir", "cache_dir", "artifact_dir"]
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+#: True when ``COURSE_FAST=1``: CI and smoke runs use smaller data and fewer epochs.
+FAST: bool = _truthy(os.environ.get("COURSE_FAST"))
+
+#: Every size that fast mode shrinks, as ``name: (full, fast)``. A notebook asks ``size(name)``.
+SIZES: dict[str, tuple[int, int]] = {
+    # foundation / shared
+    "mnist_train": (60_000, 6_000),      # training images used by the MNIST lessons
+    "mnist_test": (10_000, 2_000),       # test images used to report errors
+    "epochs": (10, 2),                   # default epochs of a lesson's training run
+    "batch_size": (300, 300),            # the seminar's batch size (not shrunk)
+}
+
+
+def size(name: str) -> int:
+    """The size ``name`` in the current mode (full, or fast when ``COURSE_FAST=1``)."""
+    try:
+        full, fast = SIZES[name]
+    except KeyError:
+        known = ", ".join(sorted(SIZES))
+        raise ValueError(f"unknown size {name!r}; expected one of: {known}") from None
+    return fast if FAST else full
+
+
+def pick(full, fast):
+    """Return ``fast`` in fast mode and ``full`` otherwise (for values that are not in SIZES)."""
+    return fast if FAST else full
+
+
+def _env_path(var: str) -> Path | None:
+    value = os.environ.get(var)
+    if not value:
+        return None
+    return Path(value).expanduser().resolve()
+
+
+def _user_cache_root() -> Path:
+    if os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "autoencoder-course"
+
+
+def data_dir() -> Path:
+    """Folder holding ``MNIST/raw/``: ``COURSE_DATA_DIR``, else a per-user cache folder."""
+    return _env_path("COURSE_DATA_DIR") or (_user_cache_root() / "data")
+
+
+def cache_dir() -> Path:
+    """Folder for trained models and cached results: ``COURSE_CACHE_DIR``, else a per-user one."""
+    return _env_path("COURSE_CACHE_DIR") or (_user_cache_root() / "models")
+
+
+def artifact_dir() -> Path:
+    """Folder for generated artifacts (screenshots, static site): ``COURSE_ARTIFACT_DIR`` or ./build."""
+    return _env_path("COURSE_ARTIFACT_DIR") or Path("build").resolve()

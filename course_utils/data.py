@@ -1,0 +1,233 @@
+"""MNIST loading (verified, cached, offline-friendly) and the noise models of the course.
+
+Images come back as float32 tensors in [0, 1] of shape (N, 784); labels as int64 of shape (N,).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import config
+
+__all__ = ["MNIST_FILES", "MNISTError", "load_mnist", "add_noise", "NOISE_KINDS", "ensure_mnist"]
+
+#: The four uncompressed MNIST files: name -> (bytes, md5). Published checksums.
+MNIST_FILES: dict[str, tuple[int, str]] = {
+    "train-images-idx3-ubyte": (47_040_016, "6bbc9ace898e44ae57da46a324031adb"),
+    "train-labels-idx1-ubyte": (60_008, "a25bea736e30d166cdddb491f175f624"),
+    "t10k-images-idx3-ubyte": (7_840_016, "2646ac647ad5339dbf082846283269ea"),
+    "t10k-labels-idx1-ubyte": (10_008, "27ae3e4e09519cfbb04c329615203637"),
+}
+_SPLIT_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+NOISE_KINDS = ("gaussian", "masking", "salt_pepper")
+
+
+class MNISTError(RuntimeError):
+    """MNIST is missing, corrupt, or could not be downloaded. The message says how to fix it."""
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _problem(path: Path) -> str | None:
+    """None when ``path`` is the right MNIST file, else what is wrong with it."""
+    size, md5 = MNIST_FILES[path.name]
+    if not path.is_file():
+        return "is missing"
+    actual = path.stat().st_size
+    if actual != size:
+        return f"has {actual} bytes, expected {size} (truncated or not uncompressed?)"
+    digest = _md5(path)
+    if digest != md5:
+        return f"has md5 {digest}, expected {md5} (corrupt)"
+    return None
+
+
+def _fix_hint(raw: Path) -> str:
+    return (
+        f"To fix it: delete the bad file and run again with internet access (it is downloaded "
+        f"automatically), or copy the four uncompressed MNIST files into {raw}, or point the "
+        f"environment variable COURSE_DATA_DIR at a folder that holds MNIST/raw/."
+    )
+
+
+def _download(root: Path) -> None:
+    """Download MNIST through torchvision into a temporary folder, then move verified files in."""
+    from torchvision.datasets import MNIST  # imported lazily: only needed on a first run
+
+    raw = root / "MNIST" / "raw"
+    try:
+        raw.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".mnist-download-", dir=root))
+    except OSError as err:
+        raise MNISTError(
+            f"MNIST is not in {raw} and that folder is not writable ({err}). " + _fix_hint(raw)
+        ) from None
+    try:
+        try:
+            MNIST(str(tmp), train=True, download=True)
+            MNIST(str(tmp), train=False, download=True)
+        except Exception as err:  # network errors come in many types
+            missing = [n for n in MNIST_FILES if not (raw / n).is_file()]
+            raise MNISTError(
+                f"MNIST could not be downloaded into {raw} (offline?); missing: "
+                f"{', '.join(missing)}. Download error: {type(err).__name__}: {err}. "
+                + _fix_hint(raw)
+            ) from None
+        for name in MNIST_FILES:
+            src = tmp / "MNIST" / "raw" / name
+            problem = _problem(src)
+            if problem:
+                raise MNISTError(f"the downloaded {name} {problem}. " + _fix_hint(raw))
+            partial = raw / (name + ".part")
+            shutil.copyfile(src, partial)
+            partial.replace(raw / name)  # atomic: never a half-written file under the real name
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def ensure_mnist(root: str | Path | None = None, download: bool = True) -> Path:
+    """Make sure the four verified MNIST files are in ``root/MNIST/raw``; return that folder.
+
+    ``root`` defaults to :func:`course_utils.config.data_dir` (``COURSE_DATA_DIR``). Missing files
+    are downloaded (unless ``download=False``); a wrong size or md5 raises :class:`MNISTError`.
+    """
+    root = Path(root).expanduser().resolve() if root is not None else config.data_dir()
+    raw = root / "MNIST" / "raw"
+    problems = {n: _problem(raw / n) for n in MNIST_FILES}
+    bad = {n: p for n, p in problems.items() if p and p != "is missing"}
+    if bad:
+        name, problem = next(iter(bad.items()))
+        raise MNISTError(f"MNIST file {raw / name} {problem}. " + _fix_hint(raw))
+    missing = [n for n, p in problems.items() if p == "is missing"]
+    if missing:
+        if not download:
+            raise MNISTError(f"MNIST file {raw / missing[0]} is missing. " + _fix_hint(raw))
+        _download(root)
+    return raw
+
+
+def _read_idx(path: Path, expected_magic: int) -> np.ndarray:
+    data = path.read_bytes()
+    magic = int.from_bytes(data[0:4], "big")
+    if magic != expected_magic:
+        raise MNISTError(f"{path} is not an IDX file of the expected type (magic {magic}).")
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+@lru_cache(maxsize=4)
+def _load_split(raw: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    img_name, lab_name = _SPLIT_FILES[split]
+    images = _read_idx(Path(raw) / img_name, 2051)
+    labels = _read_idx(Path(raw) / lab_name, 2049)
+    x = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
+    y = torch.from_numpy(labels.astype(np.int64))
+    return x, y
+
+
+def _balanced_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` indices with the classes as equal as possible, deterministic for ``seed``."""
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    per_class = np.full(len(classes), n // len(classes))
+    per_class[rng.permutation(len(classes))[: n % len(classes)]] += 1
+    chosen = []
+    for c, k in zip(classes, per_class):
+        pool = np.flatnonzero(labels == c)
+        k = min(int(k), len(pool))
+        chosen.append(rng.choice(pool, size=k, replace=False))
+    idx = np.concatenate(chosen)
+    if len(idx) < n:  # a class ran short: top up from the rest
+        rest = np.setdiff1d(np.arange(len(labels)), idx)
+        idx = np.concatenate([idx, rng.choice(rest, size=n - len(idx), replace=False)])
+    return np.sort(idx)
+
+
+def load_mnist(
+    split: str = "train", n: int | None = None, root: str | Path | None = None, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Load MNIST as flat images and labels.
+
+    Args:
+        split: ``"train"`` (60 000 images) or ``"test"`` (10 000 images).
+        n: if given, a class-balanced subset of ``n`` images, deterministic for ``seed``.
+        root: folder holding ``MNIST/raw/``; default ``COURSE_DATA_DIR`` or a per-user cache.
+        seed: seed of the subset choice.
+
+    Returns:
+        ``(images, labels)``: float32 (N, 784) in [0, 1] and int64 (N,). The tensors are fresh
+        copies, safe to modify.
+
+    Raises:
+        ValueError: unknown split, or ``n`` not in 1..size of the split.
+        MNISTError: files missing and not downloadable, or corrupt; the message says how to fix it.
+    """
+    if split not in _SPLIT_FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    raw = ensure_mnist(root)
+    x, y = _load_split(str(raw), split)
+    if n is None:
+        return x.clone(), y.clone()
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(y):
+        raise ValueError(f"n must be an integer from 1 to {len(y)} for split {split!r}, got {n!r}")
+    idx = torch.from_numpy(_balanced_indices(y.numpy(), int(n), seed))
+    return x[idx].clone(), y[idx].clone()
+
+
+def add_noise(
+    x: torch.Tensor,
+    kind: str = "gaussian",
+    level: float = 0.3,
+    clip: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Corrupt images ``x`` (any shape, values in [0, 1]); returns a new tensor of the same shape.
+
+    Kinds:
+        ``"gaussian"``: ``x + level * N(0, 1)``, the seminar's corruption (not clipped by default,
+        exactly as the seminar did; ``clip=True`` clips to [0, 1]).
+        ``"masking"``: each pixel set to 0 with probability ``level``.
+        ``"salt_pepper"``: each pixel set to 0 or 1 (equally likely) with probability ``level``.
+
+    ``generator`` makes the noise reproducible (it must live on ``x``'s device).
+    """
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"x must be a torch.Tensor of images, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(f"x must be a floating-point tensor in [0, 1], got dtype {x.dtype}")
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"unknown noise kind {kind!r}; expected one of {NOISE_KINDS}")
+    if not isinstance(level, (int, float)) or isinstance(level, bool) or not math.isfinite(level):
+        raise ValueError(f"noise level must be a finite number, got {level!r}")
+    if level < 0:
+        raise ValueError(f"noise level must be >= 0, got {level}")
+    if kind != "gaussian" and level > 1:
+        raise ValueError(f"{kind} noise level is a probability in [0, 1], got {level}")
+    if kind == "gaussian":
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        out = x + level * noise
+    else:
+        hit = torch.rand(x.shape, generator=generator, device=x.device) < level
+        if kind == "masking":
+            out = x.masked_fill(hit, 0.0)
+        else:
+            salt = torch.rand(x.shape, generator=generator, device=x.device) < 0.5
+            out = torch.where(hit, salt.to(x.dtype), x)
+    return out.clamp(0.0, 1.0) if clip else out

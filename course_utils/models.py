@@ -1,0 +1,180 @@
+"""Fully connected autoencoders, from the seminar's exact network to modern variants.
+
+Imports nothing of ours. Every model maps images of shape (N, 784) to codes (N, latent) with
+``encode`` and back with ``decode``; ``forward`` does both.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+__all__ = [
+    "ACTIVATIONS", "INITS", "Autoencoder", "seminar_dae", "autoencoder", "linear_autoencoder",
+    "count_parameters",
+]
+
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "elu", "gelu", "identity")
+INITS = ("default", "normal", "xavier", "kaiming")
+
+
+def _activation(name: str | None) -> nn.Module:
+    if name is None or name == "identity":
+        return nn.Identity()
+    table = {
+        "sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU,
+        "elu": nn.ELU, "gelu": nn.GELU,
+    }
+    if name not in table:
+        raise ValueError(f"unknown activation {name!r}; expected one of {ACTIVATIONS} or None")
+    return table[name]()
+
+
+def _check_sizes(sizes: Sequence[int], what: str) -> list[int]:
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"{what} needs at least two layer sizes (input and code), got {sizes}")
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, int) or s < 1:
+            raise ValueError(f"{what} sizes must be positive integers, got {sizes}")
+    return sizes
+
+
+class Autoencoder(nn.Module):
+    """A fully connected autoencoder.
+
+    Args:
+        sizes: encoder layer sizes from input to code, e.g. ``(784, 512, 256)``: the code has
+            ``sizes[-1]`` values. The decoder mirrors them (``256 → 512 → 784``) unless
+            ``decoder_sizes`` is given (it must start at the code size and end at the input size).
+        hidden_activation: after every hidden layer of encoder and decoder.
+        code_activation: after the code layer (``None``: a linear code).
+        output_activation: after the last layer (``"sigmoid"`` keeps outputs in [0, 1]).
+        init: ``"default"`` (PyTorch's), ``"normal"`` (weights and biases from N(0, 1), as in the
+            seminar), ``"xavier"`` or ``"kaiming"`` (biases zero).
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        decoder_sizes: Sequence[int] | None = None,
+        hidden_activation: str | None = "relu",
+        code_activation: str | None = None,
+        output_activation: str | None = "sigmoid",
+        init: str = "default",
+    ) -> None:
+        super().__init__()
+        enc = _check_sizes(sizes, "encoder")
+        dec = _check_sizes(decoder_sizes, "decoder") if decoder_sizes is not None else enc[::-1]
+        if dec[0] != enc[-1] or dec[-1] != enc[0]:
+            raise ValueError(
+                f"decoder sizes must go from the code size {enc[-1]} to the input size {enc[0]}, "
+                f"got {dec}"
+            )
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; expected one of {INITS}")
+        for a in (hidden_activation, code_activation, output_activation):
+            _activation(a)  # validates names up front
+        self.sizes, self.decoder_sizes = enc, dec
+        self.config = dict(
+            sizes=enc, decoder_sizes=dec, hidden_activation=hidden_activation,
+            code_activation=code_activation, output_activation=output_activation, init=init,
+        )
+        self.encoder = self._stack(enc, hidden_activation, code_activation)
+        self.decoder = self._stack(dec, hidden_activation, output_activation)
+        self.reset_parameters(init)
+
+    @staticmethod
+    def _stack(sizes: list[int], hidden: str | None, last: str | None) -> nn.Sequential:
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(a, b))
+            layers.append(_activation(last if i == len(sizes) - 2 else hidden))
+        return nn.Sequential(*layers)
+
+    def reset_parameters(self, init: str = "default") -> None:
+        """Re-draw every weight and bias with the given scheme (see the class docstring)."""
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; expected one of {INITS}")
+        for m in self.modules():
+            if not isinstance(m, nn.Linear):
+                continue
+            if init == "default":
+                m.reset_parameters()
+            elif init == "normal":
+                nn.init.normal_(m.weight, 0.0, 1.0)
+                nn.init.normal_(m.bias, 0.0, 1.0)
+            elif init == "xavier":
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+            else:
+                nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+
+    @property
+    def input_dim(self) -> int:
+        return self.sizes[0]
+
+    @property
+    def latent_dim(self) -> int:
+        return self.sizes[-1]
+
+    def _check(self, x: torch.Tensor, n: int, what: str) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
+        if x.dim() < 1 or x.shape[-1] != n:
+            raise ValueError(f"{what} must have shape (N, {n}), got {tuple(x.shape)}")
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, input_dim) → (N, latent_dim)."""
+        self._check(x, self.input_dim, "encoder input")
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(N, latent_dim) → (N, input_dim)."""
+        self._check(z, self.latent_dim, "code")
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, input_dim) → reconstruction (N, input_dim)."""
+        return self.decode(self.encode(x))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def seminar_dae(modern: bool = False) -> Autoencoder:
+    """The seminar's denoising autoencoder: 784-512-256-512-784, 1,067,024 parameters.
+
+    ``modern=False`` is the seminar exactly: sigmoid after every layer (the code too), weights and
+    biases drawn from N(0, 1). ``modern=True`` keeps the shape but uses ReLU hidden layers, a linear
+    code, Kaiming initialisation and a sigmoid output.
+    """
+    if modern:
+        return Autoencoder((784, 512, 256), hidden_activation="relu", code_activation=None,
+                           output_activation="sigmoid", init="kaiming")
+    return Autoencoder((784, 512, 256), hidden_activation="sigmoid", code_activation="sigmoid",
+                       output_activation="sigmoid", init="normal")
+
+
+def autoencoder(latent_dim: int, hidden: Sequence[int] = (256,), input_dim: int = 784,
+                **kwargs) -> Autoencoder:
+    """A ReLU autoencoder ``input_dim → *hidden → latent_dim → reversed(hidden) → input_dim``.
+
+    Extra keyword arguments go to :class:`Autoencoder` (activations, init).
+    """
+    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
+        raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+    kwargs.setdefault("init", "kaiming")
+    return Autoencoder((input_dim, *hidden, latent_dim), **kwargs)
+
+
+def linear_autoencoder(latent_dim: int, input_dim: int = 784) -> Autoencoder:
+    """``input_dim → latent_dim → input_dim`` with no activation at all (it learns PCA's subspace)."""
+    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
+        raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+    return Autoencoder((input_dim, latent_dim), hidden_activation=None, code_activation=None,
+                       output_activation=None, init="default")

@@ -1,0 +1,127 @@
+"""Figures of the course. Figures only: no training, no data loading. Each function returns
+its ``matplotlib.figure.Figure`` (it does not call ``plt.show()``; notebooks and widget callbacks
+decide when to show).
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+__all__ = ["to_numpy", "show_images", "show_rows", "plot_latent", "plot_losses", "DIGIT_COLORS"]
+
+DIGIT_COLORS = plt.get_cmap("tab10")
+
+
+def to_numpy(x) -> np.ndarray:
+    """A tensor or array-like as a numpy array (on the CPU)."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().float().cpu().numpy()
+    return np.asarray(x)
+
+
+def _as_images(x, side: int | None = None) -> np.ndarray:
+    a = to_numpy(x)
+    if a.ndim == 1:
+        a = a[None]
+    if a.ndim == 2:
+        side = side or int(round(np.sqrt(a.shape[1])))
+        if side * side != a.shape[1]:
+            raise ValueError(f"images of {a.shape[1]} values are not square; give side=")
+        a = a.reshape(len(a), side, side)
+    if a.ndim != 3:
+        raise ValueError(f"expected images of shape (N, 784) or (N, 28, 28), got {a.shape}")
+    return a
+
+
+def show_images(images, ncols: int = 10, title: str | None = None,
+                labels: Sequence | None = None, scale: float = 1.0, clip: bool = True) -> Figure:
+    """A grid of grey images. ``images``: (N, 784) or (N, H, W); ``labels`` captions each one."""
+    a = _as_images(images)
+    n = len(a)
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, scale * nrows + (0.4 if title else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < n:
+            img = np.clip(a[i], 0, 1) if clip else a[i]
+            ax.imshow(img, cmap="gray", vmin=0 if clip else None, vmax=1 if clip else None)
+            if labels is not None:
+                ax.set_title(str(labels[i]), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_rows(rows: Mapping[str, object], title: str | None = None, n: int = 10,
+              scale: float = 1.0) -> Figure:
+    """Rows of images with a name on the left, e.g. the seminar's
+    ``{"Origin": x, "Input X": noisy, "Output Y": out}``. Each value: (N, 784) or (N, 28, 28).
+    Pixel values are shown clipped to [0, 1]."""
+    if not rows:
+        raise ValueError("show_rows needs at least one row of images")
+    arrays = {k: _as_images(v)[:n] for k, v in rows.items()}
+    ncols = max(len(a) for a in arrays.values())
+    fig, axes = plt.subplots(len(arrays), ncols, figsize=(scale * ncols + 1, scale * len(arrays) + 0.4),
+                             squeeze=False)
+    for r, (name, a) in enumerate(arrays.items()):
+        for c in range(ncols):
+            ax = axes[r, c]
+            ax.set_xticks([]); ax.set_yticks([])
+            for s in ax.spines.values():
+                s.set_visible(False)
+            if c < len(a):
+                ax.imshow(np.clip(a[c], 0, 1), cmap="gray", vmin=0, vmax=1)
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=10)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latent(codes, labels, title: str = "Codes coloured by digit", ax=None,
+                xlabel: str = "code 1", ylabel: str = "code 2", s: float = 4) -> Figure:
+    """Scatter of 2-D points (N, 2) coloured by digit label (N,), with a legend."""
+    z = to_numpy(codes)
+    y = to_numpy(labels).astype(int)
+    if z.ndim != 2 or z.shape[1] < 2 or len(z) != len(y):
+        raise ValueError(f"codes must be (N, 2) with N labels, got {z.shape} and {y.shape}")
+    fig = ax.figure if ax is not None else plt.figure(figsize=(5.5, 5))
+    ax = ax or fig.add_subplot()
+    for d in np.unique(y):
+        m = y == d
+        ax.scatter(z[m, 0], z[m, 1], s=s, color=DIGIT_COLORS(int(d) % 10), label=str(d), alpha=0.7)
+    ax.set_title(title); ax.set_xlabel(xlabel); ax.set_ylabel(ylabel)
+    ax.legend(markerscale=3, fontsize=7, title="digit", loc="best", ncol=2)
+    return fig
+
+
+def plot_losses(histories: Mapping[str, object], title: str = "Training curves",
+                logy: bool = True, ax=None) -> Figure:
+    """Loss per epoch for each named run. Values: a ``History``, its dict, or a list of losses.
+
+    Train loss is drawn solid, test MSE dashed (when recorded)."""
+    fig = ax.figure if ax is not None else plt.figure(figsize=(6, 4))
+    ax = ax or fig.add_subplot()
+    for i, (name, h) in enumerate(histories.items()):
+        color = f"C{i % 10}"
+        if isinstance(h, dict):
+            train, test = h.get("train_loss", []), h.get("test_mse", [])
+        elif hasattr(h, "train_loss"):
+            train, test = h.train_loss, h.test_mse
+        else:
+            train, test = list(h), []
+        ax.plot(range(1, len(train) + 1), train, color=color, label=f"{name} (train)")
+        if test:
+            ax.plot(range(1, len(test) + 1), test, "--", color=color, label=f"{name} (test)")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch"); ax.set_ylabel("mean squared error per pixel"); ax.set_title(title)
+    ax.legend(fontsize=8)
+    return fig

@@ -1,0 +1,255 @@
+"""Training and evaluation of autoencoders on tensors (plain PyTorch, no DataLoader).
+
+``fit`` takes a model and image tensors, not a dataset: it moves the data to the device once,
+shuffles by index, corrupts each batch on the fly when ``noise`` is given (targets stay clean),
+uses bf16 mixed precision on CUDA, and shows a single tqdm bar.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Union
+
+import torch
+from torch import nn
+
+from .device import pick_device
+
+__all__ = ["History", "fit", "reconstruct", "mse", "make_corruptor", "check_images"]
+
+NoiseSpec = Union[None, float, tuple, dict, Callable[[torch.Tensor, torch.Generator], torch.Tensor]]
+
+
+@dataclass
+class History:
+    """What a training run did. Lists have one entry per epoch (the last may be partial)."""
+
+    train_loss: list[float] = field(default_factory=list)
+    test_mse: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    samples_per_sec: float = 0.0
+    epochs_run: float = 0.0
+    stopped_by_budget: bool = False
+    device: str = "cpu"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def check_images(x: torch.Tensor, name: str = "x", dim: int | None = None) -> None:
+    """Raise ValueError unless ``x`` is a finite float tensor of shape (N, dim) with N >= 1."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of shape (N, D), got {type(x).__name__}")
+    if x.dim() != 2 or x.shape[0] < 1:
+        want = f"(N, {dim})" if dim else "(N, D)"
+        raise ValueError(f"{name} must have shape {want} with N >= 1, got {tuple(x.shape)}")
+    if dim is not None and x.shape[1] != dim:
+        raise ValueError(f"{name} must have shape (N, {dim}), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+
+def make_corruptor(noise: NoiseSpec) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
+    """Turn a noise spec into ``f(x, generator) -> noisy x``.
+
+    Spec: ``None`` (no corruption), a number (Gaussian level, the seminar's ``x + level·N(0,1)``),
+    ``(kind, level)``, ``{"kind": ..., "level": ..., "clip": ...}``, or a callable ``f(x, generator)``.
+    """
+    from .data import add_noise  # data imports config only; kept local to keep imports one-way
+
+    if noise is None:
+        return None
+    if callable(noise):
+        return noise
+    if isinstance(noise, bool):
+        raise ValueError("noise must be None, a level, (kind, level), a dict or a callable, got a bool")
+    if isinstance(noise, (int, float)):
+        spec = {"kind": "gaussian", "level": float(noise)}
+    elif isinstance(noise, tuple) and len(noise) == 2:
+        spec = {"kind": noise[0], "level": noise[1]}
+    elif isinstance(noise, dict):
+        spec = dict(noise)
+    else:
+        raise ValueError(f"noise must be None, a level, (kind, level), a dict or a callable, got {noise!r}")
+    add_noise(torch.zeros(1), **spec)  # validate now, not in the middle of training
+    return lambda x, g: add_noise(x, generator=g, **spec)
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def fit(
+    model: nn.Module,
+    x_train: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    noise: NoiseSpec = None,
+    x_test: torch.Tensor | None = None,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    time_budget: float | None = None,
+    loss: str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = "mse",
+    optimizer: str = "adam",
+    amp: bool = True,
+    y_train: torch.Tensor | None = None,
+) -> History:
+    """Train ``model`` to reconstruct ``x_train`` (N, D); return a :class:`History`.
+
+    Args:
+        model: maps (B, D) to (B, D). It is moved to ``device`` and left there, in eval mode.
+        x_train: (N, D) float images. The targets are ``y_train`` if given, else ``x_train``.
+        epochs, batch_size, lr: as usual (Adam by default; ``optimizer="sgd"`` for plain SGD).
+        noise: corrupt each batch on the fly (see :func:`make_corruptor`); targets stay clean.
+        x_test: (M, D) images; after each epoch the test MSE of reconstructing them from a fixed
+            corrupted copy (same noise spec, fixed seed) is recorded.
+        device: default :func:`course_utils.device.pick_device`.
+        seed: seeds the shuffling and the noise (and nothing else: seed the model's
+            initialisation yourself with ``torch.manual_seed``). Deterministic on the CPU.
+        progress: one tqdm bar over epochs.
+        time_budget: stop after this many seconds (checked after every batch).
+        loss: ``"mse"``, ``"bce"`` or a callable ``loss(output, target)``.
+        amp: bf16 autocast on CUDA (ignored elsewhere).
+    """
+    epochs = _positive_int(epochs, "epochs")
+    batch_size = _positive_int(batch_size, "batch_size")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0 or not math.isfinite(lr):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if time_budget is not None and not (isinstance(time_budget, (int, float)) and time_budget > 0):
+        raise ValueError(f"time_budget must be a positive number of seconds or None, got {time_budget!r}")
+    check_images(x_train, "x_train")
+    dim = x_train.shape[1]
+    targets = x_train
+    if y_train is not None:
+        check_images(y_train, "y_train")
+        if y_train.shape[0] != x_train.shape[0]:
+            raise ValueError(f"y_train must have {x_train.shape[0]} rows like x_train, got {y_train.shape[0]}")
+        targets = y_train
+    if x_test is not None:
+        check_images(x_test, "x_test", dim)
+    if isinstance(loss, str):
+        losses = {"mse": nn.functional.mse_loss, "bce": nn.functional.binary_cross_entropy}
+        if loss not in losses:
+            raise ValueError(f"unknown loss {loss!r}; expected 'mse', 'bce' or a callable")
+        loss_fn = losses[loss]
+    elif callable(loss):
+        loss_fn = loss
+    else:
+        raise ValueError(f"loss must be 'mse', 'bce' or a callable, got {loss!r}")
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected 'adam' or 'sgd'")
+    corrupt = make_corruptor(noise)
+
+    dev = pick_device(device)
+    model.to(dev)
+    xs = x_train.to(dev, torch.float32)  # the data moves to the device once
+    ts = xs if targets is x_train else targets.to(dev, torch.float32)
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(seed)
+    test_in = None
+    if x_test is not None:
+        x_test = x_test.to(dev, torch.float32)
+        test_gen = torch.Generator(device=dev)
+        test_gen.manual_seed(seed + 1)
+        test_in = corrupt(x_test, test_gen) if corrupt else x_test
+    opt = (torch.optim.Adam(model.parameters(), lr=lr) if optimizer == "adam"
+           else torch.optim.SGD(model.parameters(), lr=lr))
+
+    hist = History(device=str(dev))
+    n = xs.shape[0]
+    seen = 0
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=epochs, desc="training", unit="epoch", leave=True)
+    start = time.perf_counter()
+    try:
+        for epoch in range(epochs):
+            model.train()
+            perm = torch.randperm(n, generator=gen, device=dev)
+            total = torch.zeros((), device=dev)
+            done = 0
+            for i in range(0, n, batch_size):
+                idx = perm[i:i + batch_size]
+                xb, tb = xs[idx], ts[idx]
+                if corrupt is not None:
+                    xb = corrupt(xb, gen)
+                with _autocast(dev, amp):
+                    out = model(xb)
+                batch_loss = loss_fn(out.float(), tb)
+                opt.zero_grad(set_to_none=True)
+                batch_loss.backward()
+                opt.step()
+                total += batch_loss.detach() * len(idx)
+                done += len(idx)
+                if time_budget is not None and time.perf_counter() - start > time_budget:
+                    hist.stopped_by_budget = True
+                    break
+            seen += done
+            hist.train_loss.append(float(total) / done)
+            hist.epochs_run += done / n
+            if test_in is not None:
+                hist.test_mse.append(mse(model, test_in, x_test, batch_size=max(batch_size, 1000)))
+            if bar is not None:
+                post = {"loss": f"{hist.train_loss[-1]:.4f}"}
+                if hist.test_mse:
+                    post["test"] = f"{hist.test_mse[-1]:.4f}"
+                bar.set_postfix(post)
+                bar.update(1)
+            if hist.stopped_by_budget:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    hist.seconds = time.perf_counter() - start
+    hist.samples_per_sec = seen / hist.seconds if hist.seconds > 0 else 0.0
+    model.eval()
+    return hist
+
+
+@torch.no_grad()
+def reconstruct(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    """Run ``model`` on ``x`` (N, D) in eval mode, in batches; returns (N, D) on ``x``'s device."""
+    check_images(x, "x")
+    batch_size = _positive_int(batch_size, "batch_size")
+    dev = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        outs = [model(x[i:i + batch_size].to(dev)).float().to(x.device)
+                for i in range(0, x.shape[0], batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(outs)
+
+
+@torch.no_grad()
+def mse(model: nn.Module, x_in: torch.Tensor, x_target: torch.Tensor | None = None,
+        batch_size: int = 2000) -> float:
+    """Mean squared error per pixel between ``model(x_in)`` and ``x_target`` (default ``x_in``)."""
+    target = x_in if x_target is None else x_target
+    check_images(target, "x_target")
+    if x_in.shape != target.shape:
+        raise ValueError(f"x_in {tuple(x_in.shape)} and x_target {tuple(target.shape)} must match")
+    out = reconstruct(model, x_in, batch_size)
+    return float(((out - target.to(out.device)) ** 2).mean())

@@ -1,0 +1,160 @@
+import shutil
+import time
+
+import pytest
+import torch
+
+from course_utils import data
+from course_utils.data import MNISTError, add_noise, ensure_mnist, load_mnist
+
+TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_full_splits_shapes_ranges_and_label_counts():
+    x, y = load_mnist("train")
+    assert x.shape == (60_000, 784) and x.dtype == torch.float32
+    assert y.shape == (60_000,) and y.dtype == torch.int64
+    assert float(x.min()) == 0.0 and float(x.max()) == 1.0
+    assert y.bincount().tolist() == TRAIN_COUNTS
+    xt, yt = load_mnist("test")
+    assert xt.shape == (10_000, 784)
+    assert yt.bincount().tolist() == TEST_COUNTS
+    # the mean grey level of MNIST training images is a well-known 0.1307
+    assert abs(float(x.mean()) - 0.1307) < 1e-3
+
+
+def test_cached_load_is_fast():
+    load_mnist("train")
+    t = time.perf_counter()
+    load_mnist("train")
+    elapsed = time.perf_counter() - t
+    print(f"cached load of the training split: {elapsed * 1000:.0f} ms")  # a figure, not a gate
+    assert elapsed < 5  # only catches per-sample Python loops, never machine noise
+
+
+def test_subset_is_balanced_and_deterministic():
+    x1, y1 = load_mnist("train", n=1000, seed=3)
+    x2, y2 = load_mnist("train", n=1000, seed=3)
+    x3, _ = load_mnist("train", n=1000, seed=4)
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert not torch.equal(x1, x3)
+    assert y1.bincount().tolist() == [100] * 10
+    _, y = load_mnist("test", n=25, seed=0)
+    counts = y.bincount(minlength=10)
+    assert int(counts.sum()) == 25 and int(counts.max() - counts.min()) <= 1
+
+
+def test_returned_tensors_are_copies():
+    x, _ = load_mnist("test", n=10)
+    x.zero_()
+    x2, _ = load_mnist("test", n=10)
+    assert float(x2.sum()) > 0
+
+
+@pytest.mark.parametrize("bad", [dict(split="validation"), dict(n=0), dict(n=10**6), dict(n=2.5)])
+def test_bad_arguments(bad):
+    with pytest.raises(ValueError, match="split|n must"):
+        load_mnist(**{"split": "test", **bad})
+
+
+def _copy_mnist(tmp_path):
+    src = ensure_mnist(download=False)
+    dst = tmp_path / "MNIST" / "raw"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_corrupted_file_is_caught_by_md5(tmp_path):
+    raw = _copy_mnist(tmp_path)
+    f = raw / "t10k-labels-idx1-ubyte"
+    f.chmod(0o644)
+    blob = bytearray(f.read_bytes())
+    blob[100] ^= 0xFF  # same size, one byte flipped
+    f.write_bytes(bytes(blob))
+    with pytest.raises(MNISTError) as err:
+        load_mnist("test", root=tmp_path)
+    msg = str(err.value)
+    assert "t10k-labels-idx1-ubyte" in msg and "md5" in msg and str(raw) in msg
+    assert "To fix it" in msg
+
+
+def test_truncated_file_is_reported(tmp_path):
+    raw = _copy_mnist(tmp_path)
+    f = raw / "train-labels-idx1-ubyte"
+    f.chmod(0o644)
+    f.write_bytes(f.read_bytes()[:1000])
+    with pytest.raises(MNISTError, match="train-labels-idx1-ubyte.*1000 bytes"):
+        load_mnist("train", root=tmp_path)
+
+
+def test_offline_missing_files_give_one_clear_error(tmp_path, monkeypatch):
+    """No network here: a missing file triggers a download attempt that fails cleanly."""
+    import torchvision.datasets.mnist as tv_mnist
+
+    # point torchvision at an address that cannot answer, so the test is offline-proof anywhere
+    monkeypatch.setattr(tv_mnist.MNIST, "mirrors", ["http://127.0.0.1:9/"])
+    with pytest.raises(MNISTError) as err:
+        load_mnist("test", root=tmp_path)
+    msg = str(err.value)
+    raw = tmp_path / "MNIST" / "raw"
+    assert str(raw) in msg and "could not be downloaded" in msg
+    assert "t10k-images-idx3-ubyte" in msg and "COURSE_DATA_DIR" in msg
+    # nothing half-written is left behind: no MNIST file and no temporary download folder
+    leftovers = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert leftovers == []
+    assert not any(p.name.startswith(".mnist-download-") for p in tmp_path.iterdir())
+
+
+def test_missing_file_without_download(tmp_path):
+    raw = _copy_mnist(tmp_path)
+    (raw / "t10k-images-idx3-ubyte").unlink()
+    with pytest.raises(MNISTError, match="t10k-images-idx3-ubyte is missing"):
+        ensure_mnist(tmp_path, download=False)
+
+
+def test_gaussian_noise_statistics_and_reproducibility():
+    x = torch.full((200, 784), 0.5)
+    g = torch.Generator().manual_seed(0)
+    noisy = add_noise(x, "gaussian", 0.3, generator=g)
+    d = noisy - x
+    assert abs(float(d.mean())) < 0.005 and abs(float(d.std()) - 0.3) < 0.005
+    again = add_noise(x, "gaussian", 0.3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(noisy, again)
+    assert float(noisy.max()) > 1.0  # the seminar does not clip
+    clipped = add_noise(x, "gaussian", 0.3, clip=True, generator=torch.Generator().manual_seed(0))
+    assert float(clipped.min()) >= 0 and float(clipped.max()) <= 1
+
+
+def test_masking_and_salt_pepper_statistics():
+    x = torch.full((100, 784), 0.5)
+    g = torch.Generator().manual_seed(1)
+    masked = add_noise(x, "masking", 0.25, generator=g)
+    assert abs(float((masked == 0).float().mean()) - 0.25) < 0.01
+    assert set(torch.unique(masked).tolist()) == {0.0, 0.5}
+    sp = add_noise(x, "salt_pepper", 0.2, generator=g)
+    assert abs(float((sp != 0.5).float().mean()) - 0.2) < 0.01
+    assert abs(float((sp == 1).float().mean()) - 0.1) < 0.01
+    assert torch.equal(add_noise(x, "masking", 0.0), x)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(kind="gaussian", level=-0.1), "level must be >= 0"),
+    (dict(kind="speckle", level=0.1), "unknown noise kind"),
+    (dict(kind="masking", level=1.5), "probability"),
+    (dict(kind="gaussian", level=float("nan")), "finite"),
+])
+def test_bad_noise_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        add_noise(torch.zeros(2, 784), **kwargs)
+
+
+def test_noise_rejects_non_float_input():
+    with pytest.raises(ValueError, match="floating-point"):
+        add_noise(torch.zeros(2, 784, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="torch.Tensor"):
+        add_noise([0.0, 1.0])
+
+
+def test_md5_table_matches_published_readme():
+    assert data.MNIST_FILES["train-images-idx3-ubyte"] == (47040016, "6bbc9ace898e44ae57da46a324031adb")
