@@ -41,3 +41,16 @@ def show_interactive(callback: Callable, **controls):
     ui = W.interactive(run, **controls)
     display(ui)
     return ui
+
+
+# --- notebook 01: curse of dimensionality ------------------------------------------------------
+
+# --- notebook 02: manifold hypothesis -----------------------------------------------------------
+
+# --- notebook 03: t-SNE ----------------------------------------------------------------------------
+
+# --- notebook 04: autoencoder (latent-size slider, description "code size") ------------------------
+
+# --- notebook 06: denoising autoencoder (noise slider, description "noise level σ") -----------------
+
+# --- notebook 07: applications --------------------------------------------------------------------
