@@ -12,7 +12,6 @@ import matplotlib.pyplot as plt
 
 from . import plotting  # noqa: F401  (callbacks draw with it)
 
-__all__ = ["show_interactive"]
 
 
 def show_interactive(callback: Callable, **controls):

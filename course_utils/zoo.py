@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from . import checkpoints, config, data, models, training  # noqa: F401
 
-__all__: list[str] = []
 
 # --- notebook 04: autoencoder (latent-size widget) -------------------------------------------
 
