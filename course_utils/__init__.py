@@ -11,6 +11,7 @@ training    ``fit``, ``reconstruct``, ``mse``
 checkpoints ``save``, ``load``, ``load_or_train``, ``load_or_compute``
 plotting    figures only
 widgets     the callbacks behind every slider
+compression quantizer, sizes in bits, PCA/JPEG baselines (notebook 07)
 ========== ===========================================================
 """
 __version__ = "0.1.0"

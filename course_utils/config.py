@@ -27,6 +27,26 @@ SIZES: dict[str, tuple[int, int]] = {
     "mnist_test": (10_000, 2_000),       # test images used to report errors
     "epochs": (10, 2),                   # default epochs of a lesson's training run
     "batch_size": (300, 300),            # the seminar's batch size (not shrunk)
+    # notebooks 01-03
+    "knn_train": (5_000, 2_000),         # k-NN labelled images (from the test split) + noise dimensions (01)
+    "knn_test": (1_000, 500),            # k-NN held-out images, disjoint from those (01)
+    "manifold_images": (5_000, 1_000),   # MNIST and noise images for PCA and intrinsic dimension (02)
+    "swiss_roll": (1_500, 800),          # points on the Swiss roll (02)
+    "swiss_ae_epochs": (300, 150),       # epochs of the small 2-D-code autoencoder on the Swiss roll (02)
+    "tsne_iterations": (1_000, 500),     # t-SNE optimisation steps (02, 03)
+    # notebooks 04-05
+    "ae_epochs": (10, 6),                # epochs of each model of the latent-size family (04)
+    "linear_ae_epochs": (20, 20),        # linear AE vs PCA (04); fast mode has 10x fewer steps per epoch
+    "tsne_points": (2_000, 500),         # test points embedded by t-SNE (03, 04)
+    "stacked_epochs": (10, 4),           # deep vs shallow, end-to-end training (05)
+    "pretrain_epochs": (3, 2),           # greedy pretraining epochs per layer (05)
+    # notebook 06
+    "dae_epochs": (10, 8),               # epochs of each denoising autoencoder (seminar, each fix, masking)
+    "dae_val": (5_000, 1_000),           # training images held out to choose PCA's k for denoising
+    # notebook 07
+    "compress_epochs": (5, 4),           # epochs of each quantized autoencoder (one per bit depth)
+    "compress_test": (10_000, 1_000),    # test digits every codec (AE, PCA, JPEG) is measured on
+    "probe_draws": (5, 1),               # random draws of the labelled images, averaged
 }
 
 

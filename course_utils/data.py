@@ -44,17 +44,26 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
+#: Files verified in this process, keyed by (path, size, mtime): the md5 is computed once per file
+#: version, so repeated loads (widgets, notebooks) skip re-hashing 55 MB.
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
 def _problem(path: Path) -> str | None:
     """None when ``path`` is the right MNIST file, else what is wrong with it."""
     size, md5 = MNIST_FILES[path.name]
     if not path.is_file():
         return "is missing"
-    actual = path.stat().st_size
-    if actual != size:
-        return f"has {actual} bytes, expected {size} (truncated or not uncompressed?)"
+    st = path.stat()
+    if st.st_size != size:
+        return f"has {st.st_size} bytes, expected {size} (truncated or not uncompressed?)"
+    stamp = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if stamp in _VERIFIED:
+        return None
     digest = _md5(path)
     if digest != md5:
         return f"has md5 {digest}, expected {md5} (corrupt)"
+    _VERIFIED.add(stamp)
     return None
 
 
@@ -133,13 +142,18 @@ def _read_idx(path: Path, expected_magic: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def _load_split(raw: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _load_split(raw: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The raw uint8 images (N, 784) and labels (N,), kept in memory (55 MB for both splits)."""
     img_name, lab_name = _SPLIT_FILES[split]
     images = _read_idx(Path(raw) / img_name, 2051)
     labels = _read_idx(Path(raw) / lab_name, 2049)
-    x = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
-    y = torch.from_numpy(labels.astype(np.int64))
-    return x, y
+    return images.reshape(len(images), -1), labels
+
+
+def _to_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 (N, 784) → float32 in [0, 1] with a single float copy (no float64 temporaries)."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32).div_(255.0)
+    return x, torch.from_numpy(labels.astype(np.int64))
 
 
 def _balanced_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -182,13 +196,13 @@ def load_mnist(
     if split not in _SPLIT_FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     raw = ensure_mnist(root)
-    x, y = _load_split(str(raw), split)
+    images, labels = _load_split(str(raw), split)
     if n is None:
-        return x.clone(), y.clone()
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(y):
-        raise ValueError(f"n must be an integer from 1 to {len(y)} for split {split!r}, got {n!r}")
-    idx = torch.from_numpy(_balanced_indices(y.numpy(), int(n), seed))
-    return x[idx].clone(), y[idx].clone()
+        return _to_tensors(images, labels)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(labels):
+        raise ValueError(f"n must be an integer from 1 to {len(labels)} for split {split!r}, got {n!r}")
+    idx = _balanced_indices(labels, int(n), seed)
+    return _to_tensors(images[idx], labels[idx])
 
 
 def add_noise(

@@ -85,3 +85,177 @@ def _to_numpy(x):
     if isinstance(x, float) and math.isnan(x):
         return np.nan
     return x
+
+
+# --- notebooks 01-03: curse of dimensionality, manifold hypothesis, t-SNE ---------------------------
+
+def _twonn_reference(x) -> float:
+    """TwoNN intrinsic dimension (Facco et al. 2017, maximum-likelihood form): with r1, r2 the
+    distances of each point to its first and second nearest neighbour and mu = r2 / r1,
+    d = N / sum(log mu)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    x = np.asarray(x, dtype=float)
+    dist, _ = NearestNeighbors(n_neighbors=3).fit(x).kneighbors(x)
+    mu = dist[:, 2] / dist[:, 1]
+    return float(len(mu) / np.sum(np.log(mu)))
+
+
+def _twonn_cases() -> list[tuple]:
+    rng = np.random.default_rng(12345)
+    plane = rng.random((400, 2)) @ rng.standard_normal((2, 20))   # a 2-D plane in 20-D
+    blob = rng.standard_normal((500, 6)) @ rng.standard_normal((6, 40))  # a 6-D Gaussian in 40-D
+    t = rng.random(300) * 2 * np.pi                                # a circle: 1-D
+    circle = np.stack([np.cos(t), np.sin(t), np.zeros_like(t)], axis=1)
+    return [(plane,), (blob,), (circle,)]
+
+
+def check_twonn(fn: Callable | None) -> bool:
+    """Notebook 02: ``fn(x)`` returns the TwoNN intrinsic dimension of the points ``x`` (N, D)."""
+    return check_function("TwoNN intrinsic dimension", fn, _twonn_reference, _twonn_cases(),
+                          rtol=1e-3, atol=1e-6,
+                          hint="Ask for 3 neighbours (the first is the point itself), take mu = r2 / r1 "
+                               "and return N / sum(log(mu)).")
+
+
+def _perplexity_reference(p) -> float:
+    p = np.asarray(p, dtype=float)
+    nz = p[p > 0]
+    return float(2.0 ** (-np.sum(nz * np.log2(nz))))
+
+
+def check_perplexity(fn: Callable | None) -> bool:
+    """Notebook 03: ``fn(p)`` returns the perplexity 2^H(p) (H in bits) of a probability vector."""
+    rng = np.random.default_rng(7)
+    cases = [(np.full(4, 0.25),), (np.array([0.5, 0.25, 0.25]),), (np.array([1.0, 0.0, 0.0]),),
+             (rng.dirichlet(np.ones(30)),), (rng.dirichlet(np.full(100, 0.1)),)]
+    return check_function("perplexity of a distribution", fn, _perplexity_reference, cases,
+                          rtol=1e-6, atol=1e-9,
+                          hint="Perplexity = 2 ** H with H = -sum p log2 p over the non-zero p "
+                               "(a uniform choice among k neighbours has perplexity k).")
+
+
+def _overlap_reference(x_high, x_low, k) -> float:
+    from sklearn.neighbors import NearestNeighbors
+
+    a = NearestNeighbors(n_neighbors=k + 1).fit(x_high).kneighbors(x_high, return_distance=False)[:, 1:]
+    b = NearestNeighbors(n_neighbors=k + 1).fit(x_low).kneighbors(x_low, return_distance=False)[:, 1:]
+    return float(np.mean([len(set(r) & set(s)) / k for r, s in zip(a, b)]))
+
+
+def check_neighbour_overlap(fn: Callable | None) -> bool:
+    """Notebook 03: ``fn(x_high, x_low, k)`` returns the mean fraction of each point's ``k`` nearest
+    neighbours in ``x_high`` that are also among its ``k`` nearest neighbours in ``x_low``."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((300, 10))
+    cases = [(x, x[:, :2], 5), (x, x[:, :2] + 0.5 * rng.standard_normal((300, 2)), 10), (x, x, 7)]
+    return check_function("neighbour overlap", fn, _overlap_reference, cases, rtol=1e-6, atol=1e-9,
+                          hint="Ask NearestNeighbors for k + 1 neighbours and drop the first column "
+                               "(each point is its own nearest neighbour).")
+
+
+# --- notebooks 04-05: autoencoder, stacked autoencoder ----------------------------------------------
+
+def check_pca_error(answer: Any, eigenvalues, k: int) -> bool:
+    """Notebook 04: PCA's training error (MSE per pixel) with ``k`` components, from the
+    eigenvalues of the covariance (sorted, largest first): the sum of the discarded ones / D."""
+    ev = np.asarray(_to_numpy(eigenvalues), dtype=float)
+    if ev.ndim != 1 or not 1 <= int(k) < len(ev):
+        raise ValueError(f"eigenvalues must be 1-D and k in 1..{len(ev) - 1}, got {ev.shape} and {k!r}")
+    expected = ev[int(k):].sum() / len(ev)
+    return check_value(f"PCA training error with {k} components", answer, expected, rtol=1e-3,
+                       hint="The error is the variance PCA throws away: add the eigenvalues you did "
+                            "NOT keep, then divide by the number of pixels (per-pixel MSE).")
+
+
+def check_code_interpolation(fn: Callable | None, model, xa, xb) -> bool:
+    """Notebook 04: ``fn(model, xa, xb, t)`` must decode ``(1 - t)·encode(xa) + t·encode(xb)``."""
+    def reference(m, a, b, t):
+        return m.decode((1 - t) * m.encode(a) + t * m.encode(b))
+
+    cases = [(model, xa, xb, t) for t in (0.0, 0.3, 0.5, 1.0)]
+    return check_function("interpolation in code space", fn, reference, cases, rtol=1e-4, atol=1e-5,
+                          hint="Encode both images, mix the CODES with weights (1 - t) and t, then "
+                               "decode the mixture (mixing pixels is a different thing).")
+
+
+def check_sse_per_image(answer: Any, mse_per_pixel: float, pixels: int = 784) -> bool:
+    """Notebook 05: a per-pixel MSE restated as sum of squared errors per image (Hinton &
+    Salakhutdinov's unit): ``pixels × MSE``."""
+    expected = float(mse_per_pixel) * pixels
+    return check_value("squared error per image", answer, expected, rtol=1e-4,
+                       hint=f"A mean over {pixels} pixels becomes a sum over them: multiply, don't divide.")
+
+
+def check_param_count(fn: Callable | None, reference: Callable) -> bool:
+    """Notebook 05: ``fn(sizes)`` must count the parameters of a mirrored fully connected
+    autoencoder with encoder layer sizes ``sizes``; ``reference(sizes)`` counts a real model's."""
+    cases = [((784, 30),), ((784, 256, 30),), ((784, 512, 256, 128, 30),), ((10, 5, 2),)]
+    return check_function("parameters of a mirrored autoencoder", fn, reference, cases, rtol=0, atol=0,
+                          hint="Each Linear(a, b) has a·b weights AND b biases; the decoder mirrors "
+                               "the encoder, so its biases have the sizes of the encoder's inputs.")
+
+
+# --- notebook 07: applications --------------------------------------------------------------------
+
+def check_straight_through(fn: Callable | None, reference: Callable, bits=(1, 2, 4, 8)) -> bool:
+    """Notebook 07: ``fn(z, bits)`` must round ``z`` (in [0, 1]) exactly like ``reference`` AND let
+    the gradient pass straight through (d output / d z = 1), for every ``bits`` in ``bits``."""
+    import torch
+
+    name = "straight-through quantizer"
+    if not_attempted(fn):
+        print(f"⏳ {name}: not attempted yet. Write the function, or reveal the solution below.")
+        return False
+    gen = torch.Generator().manual_seed(7)
+    for b in bits:
+        z = torch.rand(64, 8, generator=gen).requires_grad_(True)
+        try:
+            out = fn(z, b)
+        except NotImplementedError:
+            print(f"⏳ {name}: not attempted yet (NotImplementedError). Reveal the solution below if stuck.")
+            return False
+        except Exception as err:  # the learner's code may raise anything
+            return _say(False, name, f"raised {type(err).__name__}: {err}")
+        if out is None or out is Ellipsis:
+            print(f"⏳ {name}: not attempted yet (returned {out!r}).")
+            return False
+        if not isinstance(out, torch.Tensor) or out.shape != z.shape:
+            return _say(False, name, f"expected a tensor of shape {tuple(z.shape)} for bits={b}")
+        want = reference(z.detach(), b)
+        if not torch.allclose(out.detach().float(), want.float(), atol=1e-6):
+            return _say(False, name, f"the rounded values are wrong for bits={b} (max difference "
+                                     f"{float((out.detach() - want).abs().max()):.3g}). Hint: there are "
+                                     f"2**bits levels, from 0 to 1 in steps of 1/(2**bits - 1).")
+        if not out.requires_grad:
+            return _say(False, name, "no gradient flows back to z: the encoder could never learn. "
+                                     "Hint: z + (q - z).detach()")
+        weights = torch.randn(z.shape, generator=gen)
+        (grad,) = torch.autograd.grad((out * weights).sum(), z)
+        if not torch.allclose(grad, weights, atol=1e-6):
+            return _say(False, name, f"the gradient is not passed straight through for bits={b} "
+                                     f"(rounding's own gradient is zero). Hint: z + (q - z).detach()")
+    return _say(True, name, f"rounds like the reference and passes the gradient through, bits {tuple(bits)}.")
+
+
+# --- notebook 06: denoising autoencoder --------------------------------------------------------------
+
+def _saturated_reference(z, threshold=0.01) -> float:
+    z = np.asarray(_to_numpy(z), dtype=float)
+    s = 1.0 / (1.0 + np.exp(-z))
+    return float(np.mean(s * (1.0 - s) < threshold))
+
+
+def check_saturated_fraction(fn: Callable | None) -> bool:
+    """Notebook 06: ``fn(z, threshold)`` returns the fraction of pre-activations ``z`` (a tensor of
+    any shape) whose sigmoid slope σ'(z) = σ(z)(1 - σ(z)) is below ``threshold``."""
+    import torch
+
+    g = torch.Generator().manual_seed(6)
+    cases = [(torch.zeros(10), 0.01), (torch.tensor([-10.0, -4.0, 0.0, 4.0, 10.0]), 0.01),
+             (16 * torch.randn(300, 50, generator=g), 0.01), (torch.randn(1000, generator=g), 0.2),
+             (3 * torch.randn(64, 64, generator=g), 0.05)]
+    return check_function("fraction of saturated sigmoid units", fn, _saturated_reference, cases,
+                          rtol=1e-6, atol=1e-9,
+                          hint="Compute s = torch.sigmoid(z), then the mean of (s * (1 - s) < threshold) "
+                               "as a float.")

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-__all__ = ["to_numpy", "show_images", "show_rows", "plot_latent", "plot_losses", "DIGIT_COLORS"]
+__all__ = ["to_numpy", "show_images", "show_rows", "plot_latent", "plot_losses", "DIGIT_COLORS",
+           "plot_rate_distortion"]
 
 DIGIT_COLORS = plt.get_cmap("tab10")
 
@@ -124,4 +125,28 @@ def plot_losses(histories: Mapping[str, object], title: str = "Training curves",
         ax.set_yscale("log")
     ax.set_xlabel("epoch"); ax.set_ylabel("mean squared error per pixel"); ax.set_title(title)
     ax.legend(fontsize=8)
+    return fig
+
+
+# --- notebook 07: applications (rate–distortion curves) ----------------------------------------
+
+def plot_rate_distortion(curves: Mapping[str, tuple], ax=None, title: str = "Rate–distortion",
+                         mark: tuple | None = None, logx: bool = True) -> Figure:
+    """Error against size for several codecs: ``curves`` maps a name to ``(bits_per_image, mse)``
+    arrays (or ``(bits, mse, style)``); ``mark=(bits, mse)`` circles one point. Log–log axes."""
+    if not curves:
+        raise ValueError("plot_rate_distortion needs at least one curve")
+    fig = ax.figure if ax is not None else plt.figure(figsize=(6.5, 4.2))
+    ax = ax or fig.add_subplot()
+    for name, c in curves.items():
+        r, m = np.asarray(c[0], dtype=float), np.asarray(c[1], dtype=float)
+        order = np.argsort(r)
+        ax.plot(r[order], m[order], c[2] if len(c) > 2 else "o-", label=name, ms=4)
+    if mark is not None:
+        ax.plot([mark[0]], [mark[1]], "o", ms=13, mfc="none", mec="k", label="selected")
+    if logx:
+        ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("size (bits per image, log scale)"); ax.set_ylabel("test MSE per pixel (log scale)")
+    ax.set_title(title); ax.legend(fontsize=8); ax.grid(alpha=0.3, which="both")
     return fig

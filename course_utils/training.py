@@ -94,6 +94,23 @@ def _autocast(device: torch.device, enabled: bool):
     return torch.autocast("cpu", enabled=False)
 
 
+def _make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    """Adam or SGD, with the fused kernel where this torch and device have one.
+
+    The default (for-loop) Adam on the CPU walks the ~1M parameters of the seminar DAE about six
+    times per step (a quarter of the step's time in a profile); the fused kernel walks them once.
+    Same algorithm, results equal up to float rounding, still deterministic on the CPU. Fused CPU
+    kernels exist from torch 2.4; older versions (or devices without one) raise at construction,
+    and we fall back to the default implementation.
+    """
+    params = list(params)
+    cls = torch.optim.Adam if name == "adam" else torch.optim.SGD
+    try:
+        return cls(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return cls(params, lr=lr)
+
+
 def fit(
     model: nn.Module,
     x_train: torch.Tensor,
@@ -157,6 +174,7 @@ def fit(
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"unknown optimizer {optimizer!r}; expected 'adam' or 'sgd'")
     corrupt = make_corruptor(noise)
+    user_noise = callable(noise)
 
     dev = pick_device(device)
     model.to(dev)
@@ -170,8 +188,7 @@ def fit(
         test_gen = torch.Generator(device=dev)
         test_gen.manual_seed(seed + 1)
         test_in = corrupt(x_test, test_gen) if corrupt else x_test
-    opt = (torch.optim.Adam(model.parameters(), lr=lr) if optimizer == "adam"
-           else torch.optim.SGD(model.parameters(), lr=lr))
+    opt = _make_optimizer(optimizer, model.parameters(), lr)
 
     hist = History(device=str(dev))
     n = xs.shape[0]
@@ -189,7 +206,9 @@ def fit(
             done = 0
             for i in range(0, n, batch_size):
                 idx = perm[i:i + batch_size]
-                xb, tb = xs[idx], ts[idx]
+                xb = xs.index_select(0, idx)  # cheaper than xs[idx] (no advanced-indexing path)
+                # targets share the gathered batch unless a user callable might corrupt in place
+                tb = xb if (ts is xs and not user_noise) else ts.index_select(0, idx)
                 if corrupt is not None:
                     xb = corrupt(xb, gen)
                 with _autocast(dev, amp):

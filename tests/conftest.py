@@ -1,9 +1,4 @@
-"""Test configuration: real MNIST from the offline folder, a throwaway model cache.
-
-If COURSE_DATA_DIR is not set and the repository sits beside ``shared/data`` (as on the course's
-test machines), point the data folder there so no test ever downloads. Notebooks run by nbval
-inherit these variables, because the kernel starts from this process's environment.
-"""
+"""Fixtures of the unit tests. The environment (data folder, cache) is set in ../conftest.py."""
 from __future__ import annotations
 
 import os
@@ -11,15 +6,6 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-_offline = ROOT.parent / "shared" / "data"
-if not os.environ.get("COURSE_DATA_DIR") and (_offline / "MNIST" / "raw").is_dir():
-    os.environ["COURSE_DATA_DIR"] = str(_offline)
-elif os.environ.get("COURSE_DATA_DIR"):
-    os.environ["COURSE_DATA_DIR"] = str(Path(os.environ["COURSE_DATA_DIR"]).expanduser().resolve())
-if os.environ.get("COURSE_CACHE_DIR"):
-    os.environ["COURSE_CACHE_DIR"] = str(Path(os.environ["COURSE_CACHE_DIR"]).expanduser().resolve())
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture
@@ -38,3 +24,12 @@ def mnist_small():
     x, y = load_mnist("train", n=2000, seed=0)
     xt, yt = load_mnist("test", n=500, seed=0)
     return x, y, xt, yt
+
+
+def pytest_report_header(config):
+    """Say which ipywidgets the widget tests run under (tests/test_ipywidgets7.py checks this line)."""
+    try:
+        import ipywidgets
+        return f"ipywidgets {ipywidgets.__version__} ({Path(ipywidgets.__file__).parent})"
+    except Exception as err:  # pragma: no cover - reported, never fatal
+        return f"ipywidgets not importable: {err}"

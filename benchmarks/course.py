@@ -1,0 +1,114 @@
+"""Part 5: wall time and peak memory of every notebook, in fast mode and in full mode.
+
+Each notebook runs top to bottom in a fresh kernel started by nbclient, from the notebooks folder,
+with ``COURSE_FAST=1`` (fast) or without it (full). Each mode gets one fresh, empty model cache
+shared by that mode's notebooks in order (as CI does), so trained models are paid for once.
+
+Peak memory: after the notebook's last cell, the benchmark runs one more cell in the same kernel
+(appended to the in-memory copy only) that reads the kernel process's own high-water mark of
+resident memory: ``VmHWM`` from ``/proc/self/status`` on Linux, else ``ru_maxrss`` from
+``resource.getrusage`` (same quantity). The largest peak among the kernel's finished child
+processes (``RUSAGE_CHILDREN``) is reported beside it. Wall time includes starting the kernel.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from .common import REPO, row
+
+TARGET_FAST_S, TARGET_FULL_S, TARGET_PEAK_MB = 240.0, 1200.0, 1536.0
+
+PROBE = r'''
+import json as _j, resource as _r, sys as _s
+_m = {"self_maxrss_mb": _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / (1024 * 1024 if _s.platform == "darwin" else 1024),
+      "children_maxrss_mb": _r.getrusage(_r.RUSAGE_CHILDREN).ru_maxrss / (1024 * 1024 if _s.platform == "darwin" else 1024)}
+try:
+    for _l in open("/proc/self/status"):
+        if _l.startswith("VmHWM:"):
+            _m["vmhwm_mb"] = int(_l.split()[1]) / 1024
+except OSError:
+    pass
+print("__PEAK__" + _j.dumps(_m))
+'''
+
+
+def run_notebook(path: Path, fast: bool, cache_dir: str, timeout: int = 1800) -> dict:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    env_keys = ("COURSE_FAST", "COURSE_CACHE_DIR", "MPLBACKEND")
+    saved = {k: os.environ.get(k) for k in env_keys}
+    os.environ["COURSE_CACHE_DIR"] = cache_dir
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    if fast:
+        os.environ["COURSE_FAST"] = "1"
+    else:
+        os.environ.pop("COURSE_FAST", None)
+    t = time.perf_counter()
+    error = None
+    try:  # the kernel inherits this environment when it starts
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        client.execute()
+    except Exception as err:  # a failing cell: report it, keep the figures of the others
+        error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:200] if str(err).strip() else ''}"
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    wall = time.perf_counter() - t
+    peak = {}
+    for out in nb.cells[-1].get("outputs", []):
+        text = out.get("text", "")
+        if "__PEAK__" in text:
+            peak = json.loads(text.split("__PEAK__", 1)[1].strip().splitlines()[0])
+    peak_mb = peak.get("vmhwm_mb", peak.get("self_maxrss_mb"))
+    return {"wall_s": wall, "peak_mb": peak_mb, "peak": peak, "error": error}
+
+
+def run(quick: bool = False, modes=None, notebooks=None, **_) -> dict:
+    nb_dir = REPO / "notebooks"
+    paths = sorted(nb_dir.glob("[0-9]*.ipynb"))
+    if notebooks:
+        wanted = set(notebooks)
+        paths = [p for p in paths if p.name in wanted or p.stem in wanted]
+    elif quick:
+        paths = paths[:1]
+    modes = modes or (["fast"] if quick else ["fast", "full"])
+    bad = [m for m in modes if m not in ("fast", "full")]
+    if bad:
+        raise ValueError(f"modes must be 'fast' and/or 'full', got {bad}")
+    res = {"measured_by": "nbclient, fresh kernel per notebook; peak = kernel VmHWM (/proc/self/status) "
+                          "or ru_maxrss, read by an appended cell; wall includes kernel start",
+           "notebooks": [p.name for p in paths], "modes": {}}
+    rows = []
+    for mode in modes:
+        per = {}
+        with tempfile.TemporaryDirectory(prefix=f"course-bench-{mode}-") as cache:
+            for p in paths:
+                per[p.name] = run_notebook(p, mode == "fast", cache)
+        total = sum(v["wall_s"] for v in per.values())
+        peaks = [v["peak_mb"] for v in per.values() if v["peak_mb"] is not None]
+        failed = [k for k, v in per.items() if v["error"]]
+        res["modes"][mode] = {"notebooks": per, "total_wall_s": total,
+                              "max_peak_mb": max(peaks) if peaks else None, "failed": failed}
+        target_s = TARGET_FAST_S if mode == "fast" else TARGET_FULL_S
+        complete = not quick and not notebooks
+        for name, v in per.items():
+            rows.append(row(f"{mode}: {name[:32]}", round(v["wall_s"], 1) if not v["error"] else "FAILED",
+                            "s", "", None if not v["error"] else False))
+            rows.append(row(f"{mode}: {name[:32]} peak", None if v["peak_mb"] is None else round(v["peak_mb"]),
+                            "MB", f"≤ {TARGET_PEAK_MB:g}",
+                            None if v["peak_mb"] is None else v["peak_mb"] <= TARGET_PEAK_MB))
+        rows.append(row(f"{mode}: whole course ({len(per)} notebooks)", round(total, 1), "s",
+                        f"≤ {target_s:g}", (total <= target_s and not failed) if complete else None))
+    res["rows"] = rows
+    return res

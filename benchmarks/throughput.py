@@ -1,0 +1,187 @@
+"""Part 1: training throughput of ``training.fit`` on the seminar DAE (batch 300).
+
+Three things are measured in the same run, interleaved (GEMMs, fit, tutorial loop, repeated), and
+the best repeat of each is kept, so that a busy machine slows all three alike:
+
+* the GEMM bound: only the matrix products one training step needs, with the network's exact
+  shapes and the layouts autograd uses (forward ``X @ W^T``, ``grad_X = gY @ W`` for every layer but
+  the first, whose input needs no gradient, ``grad_W = gY^T @ X``), written into preallocated
+  outputs. That is 6 x weights FLOP per sample less the first layer's input gradient. Nothing else
+  a step needs (bias, sigmoid, loss, noise, Adam, batch gathering) is counted, so a ratio of 1 is
+  out of reach and 0.85 means that the rest of the step costs 15 %.
+* ``course_utils.training.fit`` (1 epoch, Gaussian noise 0.3, Adam 0.01, as in the seminar).
+* the usual tutorial loop: torchvision ``datasets.MNIST`` with ``transforms.ToTensor()``, a
+  ``DataLoader(batch_size=300, shuffle=True)``, the same model, noise, loss and optimiser.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+
+from .common import row, sync
+
+BATCH = 300
+
+
+def _linears(model: nn.Module) -> list[nn.Linear]:
+    return [m for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+def gemm_flops_per_sample(model: nn.Module) -> tuple[int, int]:
+    """(FLOP per sample of the GEMMs a step needs, FLOP of all three GEMMs of every layer)."""
+    lins = _linears(model)
+    full = sum(6 * m.in_features * m.out_features for m in lins)
+    first = lins[0]
+    return full - 2 * first.in_features * first.out_features, full
+
+
+class GemmBound:
+    """The matrix products of one training step of ``model`` at ``batch`` samples."""
+
+    def __init__(self, model: nn.Module, batch: int, device, dtype=torch.float32):
+        g = torch.Generator().manual_seed(0)
+        self.ops = []
+        for li, m in enumerate(_linears(model)):
+            o, i = m.out_features, m.in_features
+            mk = lambda *s: torch.rand(*s, generator=g).to(device, dtype)  # noqa: E731
+            x, w, gy = mk(batch, i), mk(o, i), mk(batch, o)
+            self.ops.append((x, w.t(), torch.empty(batch, o, device=device, dtype=dtype)))  # forward
+            if li > 0:
+                self.ops.append((gy, w, torch.empty(batch, i, device=device, dtype=dtype)))  # grad_X
+            self.ops.append((gy.t(), x, torch.empty(o, i, device=device, dtype=dtype)))  # grad_W
+        self.device = device
+
+    def step(self) -> None:
+        for a, b, out in self.ops:
+            torch.mm(a, b, out=out)
+
+    def seconds_per_step(self, steps: int) -> float:
+        self.step()
+        sync(self.device)
+        t = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        sync(self.device)
+        return (time.perf_counter() - t) / steps
+
+
+def fit_samples_per_sec(x: torch.Tensor, device, amp: bool) -> float:
+    from course_utils.models import seminar_dae
+    from course_utils.training import fit
+
+    torch.manual_seed(0)
+    model = seminar_dae()
+    h = fit(model, x, epochs=1, batch_size=BATCH, lr=0.01, noise=0.3, progress=False,
+            device=device, amp=amp)
+    return h.samples_per_sec
+
+
+def tutorial_samples_per_sec(n: int, device) -> float:
+    """The loop most PyTorch tutorials write, timed over the first ``n`` training images."""
+    from torch.utils.data import DataLoader, Subset
+    from torchvision import datasets, transforms
+
+    from course_utils import config
+    from course_utils.models import seminar_dae
+
+    dev = torch.device(device)
+    ds = datasets.MNIST(str(config.data_dir()), train=True, download=False,
+                        transform=transforms.ToTensor())
+    if n < len(ds):
+        ds = Subset(ds, range(n))
+    loader = DataLoader(ds, batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = seminar_dae().to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    loss_fn = nn.MSELoss()
+    seen = 0
+    sync(dev)
+    t = time.perf_counter()
+    for images, _ in loader:
+        images = images.view(-1, 784).to(dev)
+        noisy = images + 0.3 * torch.randn_like(images)
+        out = model(noisy)
+        loss = loss_fn(out, images)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        seen += len(images)
+    sync(dev)
+    return seen / (time.perf_counter() - t)
+
+
+def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | None = None,
+        repeats: int | None = None, n_train: int | None = None, tutorial: bool = True, **_) -> dict:
+    from course_utils.data import load_mnist
+    from course_utils.models import count_parameters, seminar_dae
+
+    dev = torch.device(device)
+    if amp_modes is None:
+        amp_modes = (False, True) if dev.type == "cuda" else (False,)
+    repeats = repeats or (1 if quick else 3)
+    n = n_train or (1_500 if quick else 30_000)
+    x, _ = load_mnist("train", n=n)
+    model = seminar_dae()
+    need, full = gemm_flops_per_sample(model)
+    gemm_steps = max(3, n // BATCH // (4 if quick else 2))
+    bounds = {torch.float32: GemmBound(model, BATCH, dev)}
+    if True in amp_modes and dev.type == "cuda":
+        bounds[torch.bfloat16] = GemmBound(model, BATCH, dev, torch.bfloat16)
+
+    fit_samples_per_sec(x[: 3 * BATCH], device, amp=False)  # warm-up: allocator, BLAS threads
+    bound_s = {dt: [] for dt in bounds}
+    fit_sps = {amp: [] for amp in amp_modes}
+    tut_sps: list[float] = []
+    for _ in range(repeats):  # interleaved, so that a busy spell slows every contender alike
+        for dt, b in bounds.items():
+            bound_s[dt].append(b.seconds_per_step(gemm_steps))
+        for amp in amp_modes:
+            fit_sps[amp].append(fit_samples_per_sec(x, device, amp))
+        if tutorial:
+            tut_sps.append(tutorial_samples_per_sec(n, device))
+
+    best_bound = {dt: BATCH / min(v) for dt, v in bound_s.items()}
+    fp32_bound = best_bound[torch.float32]
+    res = {
+        "device": str(dev), "batch_size": BATCH, "n_train": n, "repeats": repeats,
+        "parameters": count_parameters(model),
+        "gemm_flop_per_sample": need, "gemm_flop_per_sample_all_three_per_layer": full,
+        "gemm_bound_samples_per_sec": fp32_bound,
+        "gemm_bound_gflops": fp32_bound * need / 1e9,
+        "gemm_bound_samples_per_sec_repeats": [BATCH / s for s in bound_s[torch.float32]],
+        "fit": {},
+    }
+    if torch.bfloat16 in best_bound:
+        res["gemm_bound_bf16_samples_per_sec"] = best_bound[torch.bfloat16]
+    rows = [row("GEMM bound (fp32)", round(fp32_bound), "samples/s", "",
+                None),
+            row("GEMM rate in the bound", round(res["gemm_bound_gflops"], 1), "GFLOP/s")]
+    for amp in amp_modes:
+        sps = max(fit_sps[amp])
+        key = "amp" if amp else "fp32"
+        bound = best_bound.get(torch.bfloat16, fp32_bound) if amp else fp32_bound
+        dt = torch.bfloat16 if (amp and torch.bfloat16 in bound_s) else torch.float32
+        # each repeat's fit beside the GEMMs timed just before it: the check on the best-of ratio
+        per_repeat = [f / (BATCH / b) for f, b in zip(fit_sps[amp], bound_s[dt])]
+        entry = {"samples_per_sec": sps, "repeats": fit_sps[amp], "ratio_to_bound": sps / bound,
+                 "ratio_to_bound_per_repeat": per_repeat, "achieved_gflops": sps * need / 1e9}
+        res["fit"][key] = entry
+        target = "≥ 0.85" if (key == "fp32" and dev.type == "cpu") else ""
+        rows.append(row(f"fit {key} samples/s", round(sps), "samples/s"))
+        rows.append(row(f"fit {key} / GEMM bound" + (" (bf16 bound)" if amp else ""),
+                        round(entry["ratio_to_bound"], 3), "", target,
+                        (entry["ratio_to_bound"] >= 0.85) if target else None))
+    if tutorial:
+        tut = max(tut_sps)
+        res["tutorial_samples_per_sec"] = tut
+        res["tutorial_samples_per_sec_repeats"] = tut_sps
+        base = res["fit"].get("fp32") or next(iter(res["fit"].values()))
+        res["speedup_vs_tutorial"] = base["samples_per_sec"] / tut
+        rows.append(row("tutorial loop samples/s", round(tut), "samples/s"))
+        target = "≥ 3" if dev.type == "cpu" else ""
+        rows.append(row("fit fp32 / tutorial loop", round(res["speedup_vs_tutorial"], 2), "×", target,
+                        (res["speedup_vs_tutorial"] >= 3) if target else None))
+    res["rows"] = rows
+    return res

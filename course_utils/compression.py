@@ -1,0 +1,302 @@
+"""Lossy compression with autoencoders, and the baselines they are measured against.
+
+Notebook 07 and its widgets use these pieces:
+
+- :func:`quantize`: rounds a code in [0, 1] to ``2**bits`` levels with a *straight-through*
+  gradient (the forward pass rounds, the backward pass pretends it did not), as in Theis et al.,
+  "Lossy image compression with compressive autoencoders", ICLR 2017.
+- :class:`QuantizedAutoencoder`: an autoencoder whose code passes through :func:`quantize`.
+- Sizes in bits per image: :func:`code_length_bits` (what an arithmetic coder with a per-value
+  probability table fitted on the training codes would write), :func:`entropy_bits`,
+  :func:`lzma_bits` (real bytes of a general-purpose compressor) and the fixed length
+  ``latent × bits``.
+- Baselines on the same images: :func:`pca_rate_distortion` (PCA with quantized coefficients)
+  and :func:`jpeg_rate_distortion` (Pillow's JPEG encoder, real encoded bytes).
+
+Imports ``models`` only.
+"""
+from __future__ import annotations
+
+import io
+import lzma
+import math
+import zlib
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import models
+
+__all__ = [
+    "MAX_BITS", "quantize", "to_symbols", "from_symbols", "QuantizedAutoencoder", "entropy_bits",
+    "code_length_bits", "lzma_bits", "zlib_bits", "psnr", "principal_axes", "pca_rate_distortion",
+    "jpeg_rate_distortion", "jpeg_header_bytes", "pareto_front", "mse_at_rate",
+]
+
+#: Largest supported number of bits per code value (symbols are stored as uint16).
+MAX_BITS = 16
+
+
+def _check_bits(bits) -> int:
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= MAX_BITS:
+        raise ValueError(f"bits must be an integer from 1 to {MAX_BITS}, got {bits!r}")
+    return int(bits)
+
+
+def quantize(z: torch.Tensor, bits: int) -> torch.Tensor:
+    """Round ``z`` (values in [0, 1]) to the nearest of ``2**bits`` evenly spaced levels.
+
+    Forward: ``round(z·(2^b − 1)) / (2^b − 1)``. Backward: the gradient passes through unchanged
+    (straight-through estimator), because rounding's true gradient is zero almost everywhere.
+    """
+    bits = _check_bits(bits)
+    if not isinstance(z, torch.Tensor) or not z.is_floating_point():
+        raise ValueError("quantize expects a floating-point tensor with values in [0, 1]")
+    steps = 2 ** bits - 1
+    q = torch.round(z.clamp(0, 1) * steps) / steps
+    return z + (q - z).detach()
+
+
+def to_symbols(z: torch.Tensor | np.ndarray, bits: int) -> np.ndarray:
+    """The integer levels 0 … 2^b − 1 that :func:`quantize` rounds ``z`` (in [0, 1]) to, as uint16."""
+    bits = _check_bits(bits)
+    a = z.detach().float().cpu().numpy() if isinstance(z, torch.Tensor) else np.asarray(z, dtype=float)
+    return np.rint(np.clip(a, 0, 1) * (2 ** bits - 1)).astype(np.uint16)
+
+
+def from_symbols(symbols: np.ndarray, bits: int) -> torch.Tensor:
+    """Levels back to code values in [0, 1] (float32 tensor)."""
+    bits = _check_bits(bits)
+    s = np.asarray(symbols)
+    if s.size and (s.min() < 0 or s.max() > 2 ** bits - 1):
+        raise ValueError(f"symbols must lie in 0..{2 ** bits - 1} for {bits} bits")
+    return torch.from_numpy(s.astype(np.float32) / (2 ** bits - 1))
+
+
+class QuantizedAutoencoder(nn.Module):
+    """An autoencoder ``784 → hidden → latent`` whose sigmoid code is rounded to ``bits`` bits.
+
+    ``encode`` gives the continuous code in [0, 1]; ``forward`` quantizes it (straight-through
+    during training) and decodes. ``symbols(x)`` gives the integers a file would store.
+    """
+
+    def __init__(self, latent_dim: int, bits: int, hidden: Sequence[int] = (256,),
+                 input_dim: int = 784) -> None:
+        super().__init__()
+        self.bits = _check_bits(bits)
+        self.ae = models.autoencoder(latent_dim, hidden=tuple(hidden), input_dim=input_dim,
+                                     code_activation="sigmoid")
+        self.latent_dim = self.ae.latent_dim
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ae.encode(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.ae.decode(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(quantize(self.encode(x), self.bits))
+
+    @torch.no_grad()
+    def symbols(self, x: torch.Tensor) -> np.ndarray:
+        dev = next(self.parameters()).device
+        return to_symbols(self.encode(x.to(dev)), self.bits)
+
+    @torch.no_grad()
+    def decode_symbols(self, symbols: np.ndarray) -> torch.Tensor:
+        dev = next(self.parameters()).device
+        return self.decode(from_symbols(symbols, self.bits).to(dev)).float().cpu()
+
+
+# --- sizes --------------------------------------------------------------------------------------
+
+def entropy_bits(counts) -> float:
+    """Shannon entropy in bits, ``−Σ p log2 p``, of a histogram of counts (zeros allowed)."""
+    c = np.asarray(counts, dtype=float)
+    if c.ndim != 1 or c.size == 0 or np.any(c < 0) or not np.all(np.isfinite(c)) or c.sum() <= 0:
+        raise ValueError("counts must be a non-empty 1-D array of non-negative numbers with a positive sum")
+    p = c[c > 0] / c.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def _check_symbols(s, levels: int, name: str) -> np.ndarray:
+    s = np.asarray(s)
+    if s.ndim != 2 or s.shape[0] < 1 or not np.issubdtype(s.dtype, np.integer):
+        raise ValueError(f"{name} must be a 2-D integer array (images, values), got {s.dtype} {s.shape}")
+    if s.min() < 0 or s.max() >= levels:
+        raise ValueError(f"{name} must lie in 0..{levels - 1}")
+    return s
+
+
+def code_length_bits(train_symbols, test_symbols, levels: int) -> float:
+    """Mean bits per test image that an arithmetic coder would write, per value, with a probability
+    table fitted on the *training* symbols (add-one smoothing so no symbol costs infinitely much).
+
+    This is an honest "real size": the table is learned without the test images, and an arithmetic
+    coder gets within a couple of bits of this number for the whole file.
+    """
+    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 2:
+        raise ValueError(f"levels must be an integer >= 2, got {levels!r}")
+    tr = _check_symbols(train_symbols, levels, "train_symbols")
+    te = _check_symbols(test_symbols, levels, "test_symbols")
+    if tr.shape[1] != te.shape[1]:
+        raise ValueError(f"train and test symbols need the same number of values, got {tr.shape[1]} and {te.shape[1]}")
+    total = 0.0
+    for j in range(tr.shape[1]):
+        counts = np.bincount(tr[:, j].astype(np.int64), minlength=levels).astype(float) + 1.0
+        logp = np.log2(counts / counts.sum())
+        total += -logp[te[:, j].astype(np.int64)].sum()
+    return float(total / te.shape[0])
+
+
+def _stream(symbols) -> bytes:
+    s = np.asarray(symbols)
+    if s.ndim != 2 or not np.issubdtype(s.dtype, np.integer) or s.size == 0:
+        raise ValueError(f"symbols must be a non-empty 2-D integer array, got {s.dtype} {s.shape}")
+    dtype = np.uint8 if s.max() < 256 and s.min() >= 0 else np.uint16
+    return np.ascontiguousarray(s.T.astype(dtype)).tobytes()  # value-major: alike bytes sit together
+
+
+def lzma_bits(symbols) -> float:
+    """Bits per image of the whole symbol stream (one byte per value) compressed by lzma (xz file)."""
+    return 8.0 * len(lzma.compress(_stream(symbols), preset=9 | lzma.PRESET_EXTREME)) / len(symbols)
+
+
+def zlib_bits(symbols) -> float:
+    """Bits per image of the whole symbol stream (one byte per value) compressed by zlib level 9."""
+    return 8.0 * len(zlib.compress(_stream(symbols), 9)) / len(symbols)
+
+
+def psnr(mse: float, peak: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB, ``10 log10(peak² / mse)``."""
+    if not (isinstance(mse, (int, float, np.floating)) and mse > 0 and math.isfinite(mse)):
+        raise ValueError(f"mse must be a positive finite number, got {mse!r}")
+    return float(10 * np.log10(peak ** 2 / mse))
+
+
+# --- baselines ----------------------------------------------------------------------------------
+
+def _as_images(x, name: str) -> np.ndarray:
+    a = x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32)
+    if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] != 784:
+        raise ValueError(f"{name} must be images of shape (N, 784) with values in [0, 1], got {a.shape}")
+    return a.astype(np.float32)
+
+
+def principal_axes(x: torch.Tensor, k: int | None = None, chunk: int = 10_000):
+    """``(mean (D,), axes (D, k))``: the mean and the top-``k`` principal axes (columns, by falling
+    variance) of the rows of ``x`` (N, D). The covariance is summed in float64, ``chunk`` rows at a
+    time, so 60 000 MNIST images need only a few MB beyond the data."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[0] < 2:
+        raise ValueError(f"x must be a tensor of shape (N, D) with N >= 2, got {getattr(x, 'shape', type(x))}")
+    d = x.shape[1]
+    k = d if k is None else k
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= d:
+        raise ValueError(f"k must be an integer from 1 to {d}, got {k!r}")
+    mean = x.double().mean(0) if x.shape[0] <= chunk else sum(
+        x[i:i + chunk].double().sum(0) for i in range(0, len(x), chunk)) / len(x)
+    cov = torch.zeros(d, d, dtype=torch.float64)
+    for i in range(0, len(x), chunk):
+        xc = x[i:i + chunk].double() - mean
+        cov += xc.T @ xc
+    evals, evecs = torch.linalg.eigh(cov / len(x))
+    order = torch.argsort(evals, descending=True)[:k]
+    return mean.float(), evecs[:, order].float()
+
+
+def pca_rate_distortion(x_train, x_test, components: Sequence[int], bits: Sequence[int]) -> dict:
+    """PCA with uniformly quantized coefficients, for every (components k, bits b) pair.
+
+    Each coefficient is rounded to ``2**b`` levels spread over its range on the training images;
+    the size is :func:`code_length_bits` (table fitted on training coefficients). Reconstructions
+    are clipped to [0, 1]. Returns arrays ``components, bits, rate, mse`` (one entry per pair).
+    """
+    xtr, xte = _as_images(x_train, "x_train"), _as_images(x_test, "x_test")
+    ks = [int(k) for k in components]
+    if not ks or any(k < 1 or k > min(784, len(xtr)) for k in ks):
+        raise ValueError(f"components must be integers from 1 to {min(784, len(xtr))}, got {list(components)}")
+    bs = [_check_bits(b) for b in bits]
+    mu, axes = principal_axes(torch.from_numpy(xtr))
+    vt, mean = axes.T.numpy(), mu.numpy()
+    out = {"components": [], "bits": [], "rate": [], "mse": []}
+    for k in ks:
+        w = vt[:k]
+        ctr, cte = (xtr - mean) @ w.T, (xte - mean) @ w.T
+        lo, hi = ctr.min(0), ctr.max(0)
+        span = np.maximum(hi - lo, 1e-8)
+        for b in bs:
+            steps = 2 ** b - 1
+            s_tr = np.rint(np.clip((ctr - lo) / span, 0, 1) * steps).astype(np.int64)
+            s_te = np.rint(np.clip((cte - lo) / span, 0, 1) * steps).astype(np.int64)
+            rec = np.clip(mean + (lo + s_te / steps * span) @ w, 0, 1)
+            out["components"].append(k); out["bits"].append(b)
+            out["rate"].append(code_length_bits(s_tr, s_te, steps + 1))
+            out["mse"].append(float(((rec - xte) ** 2).mean()))
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def jpeg_header_bytes(data: bytes) -> int:
+    """Bytes of a baseline JPEG file before its entropy-coded data (everything up to the end of
+    the start-of-scan segment) plus the 2-byte end marker: what a custom format could leave out."""
+    pos = data.find(b"\xff\xda")
+    if not data.startswith(b"\xff\xd8") or pos < 0:
+        raise ValueError("not a baseline JPEG file")
+    seg_len = int.from_bytes(data[pos + 2:pos + 4], "big")
+    return pos + 2 + seg_len + 2
+
+
+def jpeg_rate_distortion(x, qualities: Sequence[int], keep: int = 10) -> dict:
+    """Encode every image of ``x`` (N, 784) as a 28×28 greyscale JPEG with Pillow at each quality.
+
+    Returns arrays ``quality``, ``file_bits`` (mean real file size), ``payload_bits`` (file size
+    without the headers, :func:`jpeg_header_bytes`; generous to JPEG), ``mse`` (decoded vs original),
+    and ``decoded`` (quality, keep, 784): the first ``keep`` decoded images, for showing.
+    """
+    from PIL import Image
+
+    a = _as_images(x, "x")
+    qs = [int(q) for q in qualities]
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+        raise ValueError(f"keep must be a non-negative integer, got {keep!r}")
+    if not qs or any(q < 1 or q > 95 for q in qs):
+        raise ValueError(f"qualities must be integers from 1 to 95, got {list(qualities)}")
+    pixels = np.rint(np.clip(a, 0, 1) * 255).astype(np.uint8).reshape(-1, 28, 28)
+    file_bits, payload_bits, mses, decoded = [], [], [], []
+    for q in qs:
+        total = payload = 0
+        dec = np.empty_like(a)
+        for i, img in enumerate(pixels):
+            buf = io.BytesIO()
+            Image.fromarray(img, mode="L").save(buf, format="JPEG", quality=q, optimize=True)
+            data = buf.getvalue()
+            total += len(data)
+            payload += len(data) - jpeg_header_bytes(data)
+            dec[i] = np.asarray(Image.open(io.BytesIO(data)), dtype=np.float32).reshape(-1) / 255.0
+        file_bits.append(8.0 * total / len(a)); payload_bits.append(8.0 * payload / len(a))
+        mses.append(float(((dec - a) ** 2).mean())); decoded.append(dec[:keep])
+    return {"quality": np.asarray(qs), "file_bits": np.asarray(file_bits),
+            "payload_bits": np.asarray(payload_bits), "mse": np.asarray(mses),
+            "decoded": np.stack(decoded)}
+
+
+def pareto_front(rate, mse) -> tuple[np.ndarray, np.ndarray]:
+    """The points no other point beats on both size and error, sorted by size."""
+    r, m = np.asarray(rate, dtype=float), np.asarray(mse, dtype=float)
+    if r.shape != m.shape or r.ndim != 1 or r.size == 0:
+        raise ValueError("rate and mse must be 1-D arrays of the same non-zero length")
+    order = np.lexsort((m, r))
+    keep, best = [], np.inf
+    for i in order:
+        if m[i] < best:
+            keep.append(i); best = m[i]
+    return r[keep], m[keep]
+
+
+def mse_at_rate(rate, mse, at: float) -> float:
+    """Error of the best point of a rate–distortion cloud that uses at most ``at`` bits
+    (``inf`` if every point is bigger): the fair "same size or smaller" comparison."""
+    r, m = pareto_front(rate, mse)
+    ok = r <= at
+    return float(m[ok].min()) if ok.any() else float("inf")

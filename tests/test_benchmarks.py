@@ -1,0 +1,107 @@
+"""Smoke tests of the benchmarks (``python -m benchmarks --quick``): every part runs on real MNIST
+and reports sane fields. How fast anything is, is the benchmark's business, never a test's."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import PARTS, course, denoise, reconstruction, throughput, widgets_response  # noqa: E402
+from benchmarks.__main__ import main  # noqa: E402
+
+
+def positive(v) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+
+
+def ratio(v) -> bool:
+    return positive(v) and v <= 2
+
+
+def test_gemm_flop_count_of_the_seminar_dae():
+    from course_utils.models import count_parameters, seminar_dae
+
+    m = seminar_dae()
+    need, full = throughput.gemm_flops_per_sample(m)
+    weights = 784 * 512 + 512 * 256 + 256 * 512 + 512 * 784
+    assert full == 6 * weights and count_parameters(m) == weights + 512 + 256 + 512 + 784
+    assert need == full - 2 * 784 * 512  # the input needs no gradient
+
+
+def test_throughput_quick():
+    r = throughput.run(quick=True)
+    assert positive(r["gemm_bound_samples_per_sec"]) and positive(r["tutorial_samples_per_sec"])
+    fp32 = r["fit"]["fp32"]
+    assert positive(fp32["samples_per_sec"]) and ratio(fp32["ratio_to_bound"])
+    assert positive(r["speedup_vs_tutorial"]) and r["speedup_vs_tutorial"] < 100
+    assert {row["metric"] for row in r["rows"]} >= {"fit fp32 / GEMM bound", "fit fp32 / tutorial loop"}
+
+
+def test_denoise_quick():
+    r = denoise.run(quick=True)
+    assert r["noisy_input_mse"] == pytest.approx(0.09, rel=0.1)  # σ² = 0.09 for unclipped noise
+    assert 0 < r["pca"]["test_mse"] < r["noisy_input_mse"]  # PCA denoising helps
+    assert r["pca"]["best_k"] in r["pca"]["val_mse_by_k"]
+    for rec in r["recipes"].values():
+        assert positive(rec["test_mse"]) and rec["test_mse"] < 1 and positive(rec["epochs_run"])
+        assert rec["train_seconds"] < r["budget_s"] + 30  # the budget stops training
+    assert positive(r["ours_vs_pca"])
+
+
+def test_pca_denoise_picks_the_validation_best_k(mnist_small):
+    x, _, xt, _ = mnist_small
+    p = denoise.pca_denoise(x[:1500], x[1500:], xt, ks=(4, 32, 400))
+    assert p["best_k"] == min(p["val_mse_by_k"], key=p["val_mse_by_k"].get)
+    assert p["val_mse_by_k"][32] < p["val_mse_by_k"][400]  # too many components keep the noise
+
+
+def test_reconstruction_quick():
+    r = reconstruction.run(quick=True)
+    assert positive(r["test_mse"]) and positive(r["pca32_test_mse"])
+    assert 0.005 < r["pca32_test_mse"] < 0.03  # PCA-32 on MNIST: about 0.017 per pixel
+    assert r["hs2006_per_pixel"] == pytest.approx(3.00 / 784)
+    assert positive(r["ratio_to_pca32"]) and positive(r["ratio_to_hs2006"])
+    with pytest.raises(ValueError, match="at most 180 s"):
+        reconstruction.run(quick=True, recon_budget=200)
+
+
+def test_widgets_quick_reports_each_callback_or_not_available():
+    r = widgets_response.run(quick=True)
+    assert set(r["callbacks"]) == {"noise", "latent"}
+    for entry in r["callbacks"].values():
+        if entry["available"] and "error" not in entry:
+            assert positive(entry["with_render_ms_median"]) and positive(entry["callback_ms_worst"])
+            assert entry["with_render_ms_worst"] >= entry["with_render_ms_median"] > 0
+        else:
+            assert any("not available" == row["value"] or "no value" in str(row["value"])
+                       for row in r["rows"])
+
+
+def test_course_quick_runs_a_notebook_in_a_fresh_kernel():
+    r = course.run(quick=True)
+    fast = r["modes"]["fast"]
+    assert len(fast["notebooks"]) == 1 and not fast["failed"]
+    (nb,) = fast["notebooks"].values()
+    assert positive(nb["wall_s"])
+    assert 50 < nb["peak_mb"] < 16_000  # a Python kernel holding torch: tens of MB at the least
+    with pytest.raises(ValueError, match="modes"):
+        course.run(quick=True, modes=["slow"])
+
+
+def test_cli_writes_json_and_prints_a_table(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["--quick", "--only", "throughput", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["parts"]) == {"throughput"} and report["quick"] is True
+    assert report["machine"]["cpu_count"] >= 1 and "preliminary" in report
+    assert "fit fp32 / GEMM bound" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="unknown part"):
+        main(["--only", "nonsense", "--out", str(out)])
+    assert set(PARTS) == {"throughput", "denoise", "reconstruction", "widgets", "course"}

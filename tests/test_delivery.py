@@ -1,0 +1,323 @@
+"""Delivery: Binder files, Colab badges/setup cells from ONE address, slides, prepare, static site.
+
+Cheap by design: one ``nbconvert --to slides`` call for all notebooks, the static build of notebook
+00 only, and prepare's real run in fast mode (whose cache is then handed to the notebook tests, so
+CI trains nothing twice). The ipywidgets 7.7.1 run lives in tests/test_ipywidgets7.py.
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils import config, prepare, site
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _load_sync():
+    spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "tools" / "sync_notebooks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+sync = _load_sync()
+
+
+def _env(**extra) -> dict:
+    return {**os.environ, "MPLBACKEND": "Agg", **extra}
+
+
+# --- Binder -------------------------------------------------------------------------------------
+
+def test_binder_configuration_is_sane():
+    binder = ROOT / "binder"
+    assert (binder / "runtime.txt").read_text().strip() == "python-3.12"
+
+    req = [ln.strip() for ln in (binder / "requirements.txt").read_text().splitlines()
+           if ln.strip() and not ln.lstrip().startswith("#")]
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in req, "CPU-only torch wheels"
+    assert any(re.fullmatch(r"torch(>=[\d.]+)?", ln) for ln in req)
+    assert any(re.fullmatch(r"torchvision(>=[\d.]+)?", ln) for ln in req)
+    assert not any("--index-url" in ln and "--extra" not in ln for ln in req), "PyPI must stay the main index"
+    # -r is resolved relative to binder/; it must reach the top requirements, which end with `-e .`
+    # (resolved against repo2docker's working directory, the repository root: the package itself).
+    includes = [ln.split(None, 1)[1] for ln in req if ln.startswith("-r ")]
+    assert includes == ["../requirements.txt"] and (binder / includes[0]).resolve() == ROOT / "requirements.txt"
+    top = [ln.strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()
+           if ln.strip() and not ln.startswith("#")]
+    assert top[-1] == "-e ." and any(ln.startswith("jupyterlab-rise") for ln in top)
+
+    post = binder / "postBuild"
+    assert os.access(post, os.X_OK), "binder/postBuild must be executable (git update-index --chmod=+x)"
+    text = post.read_text()
+    assert text.startswith("#!/usr/bin/env bash\n") or text.startswith("#!/bin/bash\n")
+    assert re.search(r"^set -[a-z]*e[a-z]*( |$)", text, re.M), "postBuild must stop on the first error (set -e)"
+    assert "ensure_mnist" in text and "python -m course_utils.prepare" in text
+    assert subprocess.run(["bash", "-n", str(post)]).returncode == 0, "postBuild has a bash syntax error"
+
+
+# --- Colab: one address, badges, setup cells ---------------------------------------------------------
+
+def test_every_notebook_and_the_readme_agree_with_the_one_repository_address():
+    assert NOTEBOOKS, "no notebooks found"
+    url = sync.repository_url(ROOT)
+    assert sync.github_slug(url) == "hanyang-ai-lab/autoencoder-course"
+    problems = sync.run(ROOT, check=True)
+    assert problems == [], "\n".join(problems)
+    # and the setup cell installs from that address, on Colab only
+    for p in NOTEBOOKS:
+        nb = nbformat.read(p, as_version=4)
+        setup = next(c for c in nb.cells if c.cell_type == "code")
+        assert setup.metadata["tags"] == ["course-setup"] or "course-setup" in setup.metadata["tags"], p.name
+        assert f"git+{url}" in setup.source and 'if "google.colab" in sys.modules:' in setup.source
+
+
+def _copy_repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "notebooks").mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, root / name)
+    for p in NOTEBOOKS:
+        shutil.copy(p, root / "notebooks" / p.name)
+    return root
+
+
+def test_sync_rewrites_every_badge_and_setup_cell_from_pyproject(tmp_path):
+    root = _copy_repo(tmp_path)
+    first = NOTEBOOKS[0].name
+    # a fork: change the one address
+    py = root / "pyproject.toml"
+    py.write_text(py.read_text().replace("github.com/hanyang-ai-lab/autoencoder-course", "github.com/someone/ae-fork"))
+    # a notebook written without badges or setup cell
+    nb = nbformat.read(root / "notebooks" / first, as_version=4)
+    title = nb.cells[0]
+    title.source = "\n".join(ln for ln in title.source.splitlines() if "badge" not in ln)
+    nb.cells = [c for c in nb.cells if "course-setup" not in c.metadata.get("tags", [])]
+    nbformat.write(nb, root / "notebooks" / "99_new.ipynb")
+
+    problems = sync.run(root, check=True)
+    assert any("99_new.ipynb: badges" in p for p in problems)
+    assert any("99_new.ipynb: setup cell placed first" in p for p in problems)
+    assert any(f"{first}: setup cell text" in p for p in problems)
+    assert any("README.md: README badges" in p for p in problems)
+    assert sync.main(["--check", "--root", str(root)]) == 1
+
+    changed = sync.run(root)
+    assert all(": updated " in c for c in changed), changed
+    assert sync.run(root, check=True) == []
+    for p in sorted((root / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(p, as_version=4)
+        text = "\n".join(c.source for c in nb.cells)
+        assert "hanyang-ai-lab" not in text, p.name
+        assert f"colab.research.google.com/github/someone/ae-fork/blob/main/notebooks/{p.name}" in nb.cells[0].source
+        assert f"mybinder.org/v2/gh/someone/ae-fork/HEAD?urlpath=lab/tree/notebooks/{p.name}" in nb.cells[0].source
+        setup = nb.cells[1]
+        assert setup.source == sync.setup_source("https://github.com/someone/ae-fork")
+        assert setup.metadata["slideshow"]["slide_type"] == "skip" and "course-setup" in setup.metadata["tags"]
+    readme = (root / "README.md").read_text()
+    assert "hanyang-ai-lab" not in readme.split("## Credits")[0]
+    with pytest.raises(ValueError, match="github.com/OWNER/NAME"):
+        sync.github_slug("https://gitlab.com/a/b")
+
+
+def test_delivery_check_catches_outputs_missing_slides_and_kernel():
+    url = sync.repository_url(ROOT)
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    name = NOTEBOOKS[0].name
+    assert sync.check_notebook(nb, url, name) == []
+    bad = copy.deepcopy(nb)
+    code = next(i for i, c in enumerate(bad.cells) if c.cell_type == "code" and i > 2)
+    bad.cells[code].outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBOR"})]
+    bad.cells[code].execution_count = 3
+    del bad.cells[0].metadata["slideshow"]
+    bad.metadata["kernelspec"] = {"name": "ir", "language": "R", "display_name": "R"}
+    bad.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {}}
+    found = "\n".join(sync.check_notebook(bad, url, name))
+    for needle in ("stored outputs ['display_data', 'image/png']", "execution_count", "slide_type",
+                   "kernelspec", "widget state"):
+        assert needle in found, (needle, found)
+
+
+# --- Live seminar: slides ---------------------------------------------------------------------------
+
+def _slide_counts(html: str) -> tuple[int, int]:
+    """(horizontal slides, all slides) of a reveal.js export: depth-1 and leaf <section>s."""
+    start = html.index('<div class="slides">')
+    depth, horizontal, leaves, last_open = 0, 0, 0, False
+    for m in re.finditer(r"<section\b[^>]*>|</section>", html[start:]):
+        if m.group(0).startswith("<section"):
+            depth += 1
+            horizontal += depth == 1
+            last_open = True
+        else:
+            leaves += last_open  # a section that closes with no section inside it is a slide
+            last_open = False
+            depth -= 1
+            if depth < 0:
+                raise AssertionError("unbalanced <section> tags")
+    assert depth == 0, "unbalanced <section> tags"
+    return horizontal, leaves
+
+
+def test_every_notebook_exports_to_sensible_slides(tmp_path):
+    out = tmp_path / "slides"
+    res = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "slides", "--output-dir", str(out),
+                          *map(str, NOTEBOOKS)], capture_output=True, text=True, env=_env(), timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    for p in NOTEBOOKS:
+        nb = nbformat.read(p, as_version=4)
+        kinds = [c.metadata.get("slideshow", {}).get("slide_type", "-") for c in nb.cells]
+        shown = [k for k in kinds if k not in ("skip", "notes")]
+        lead = 0 if shown and shown[0] in ("slide", "subslide") else 1  # content before any slide cell
+        n_slide, n_sub = kinds.count("slide"), kinds.count("subslide")
+        horizontal, total = _slide_counts((out / f"{p.stem}.slides.html").read_text(encoding="utf-8"))
+        print(f"{p.name}: {total} slides ({horizontal} horizontal)")
+        assert 5 <= total <= 80, f"{p.name}: {total} slides; a lesson should have 5..80"
+        assert horizontal == n_slide + lead and total == n_slide + n_sub + lead, (
+            f"{p.name}: export has {horizontal}/{total} slides, metadata says {n_slide} slides + {n_sub} subslides")
+
+
+# --- Live seminar: prepare ------------------------------------------------------------------------
+
+_TOY_ZOO = '''
+from math import sqrt                       # imported: never called by prepare
+import torch
+from course_utils import checkpoints, data, models, training
+
+CALLS = []
+
+def tiny_autoencoder(code: int = 4):
+    """A real (tiny) model trained once on 200 MNIST images, then cached."""
+    CALLS.append("tiny_autoencoder")
+    def build():
+        torch.manual_seed(0)
+        return models.linear_autoencoder(code)
+    def train(model):
+        x, _ = data.load_mnist("test", n=200, seed=0)
+        return training.fit(model, x, epochs=1, batch_size=100, lr=1e-2, progress=False)
+    return checkpoints.load_or_train("toy", build, train, {"code": code, "n": 200, "epochs": 1})
+
+def needs_argument(code):
+    CALLS.append("needs_argument")
+
+def _helper():
+    CALLS.append("_helper")
+'''
+
+
+def _toy_zoo(source: str = _TOY_ZOO) -> types.ModuleType:
+    mod = types.ModuleType("toy_zoo")
+    exec(compile(textwrap.dedent(source), "toy_zoo.py", "exec"), mod.__dict__)
+    for f in vars(mod).values():
+        if isinstance(f, types.FunctionType) and f.__globals__ is mod.__dict__:
+            f.__module__ = "toy_zoo"
+    return mod
+
+
+def test_prepare_calls_every_no_argument_zoo_function_and_caches(tmp_cache):
+    zoo = _toy_zoo()
+    funcs, skipped = prepare.discover(zoo)
+    assert [n for n, _ in funcs] == ["tiny_autoencoder"] and skipped == ["needs_argument"]
+    first = prepare.prepare(zoo, progress=False)
+    assert zoo.CALLS == ["tiny_autoencoder"]
+    assert [r["name"] for r in first] == ["tiny_autoencoder"]
+    assert [p.name.split("-")[0] for p in first[0]["files"]] == ["toy"] and first[0]["files"][0].is_file()
+    assert "1 model(s), 7,060 parameters" in first[0]["what"]  # (784*4 + 4) + (4*784 + 784)
+    second = prepare.prepare(zoo, progress=False)
+    assert second[0]["files"] == [], "a second prepare must load from the cache, not retrain"
+    with pytest.raises(ValueError, match="unknown zoo function"):
+        prepare.prepare(zoo, only=["nope"], progress=False)
+    listed = _toy_zoo(_TOY_ZOO + "\nPREPARE = [needs_argument]\n")
+    with pytest.raises(ValueError, match="required argument"):
+        prepare.discover(listed)
+
+
+def test_prepare_command_in_fast_mode_fills_an_empty_cache(tmp_path):
+    cache = tmp_path / "cache"
+    env = _env(COURSE_FAST="1", COURSE_CACHE_DIR=str(cache))
+    cmd = [sys.executable, "-m", "course_utils.prepare"]
+    first = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    funcs, _ = prepare.discover()
+    for name, _ in funcs:
+        assert re.search(rf"^  {name} ", first.stdout, re.M), f"{name} not reported:\n{first.stdout}"
+    assert re.search(rf"Done: {len(funcs)} model set\(s\) in [\d.]+ s", first.stdout), first.stdout
+    second = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0 and "trained," not in second.stdout, second.stdout
+    print(first.stdout.splitlines()[-1], "| rerun:", second.stdout.splitlines()[-1])
+    # Hand the fast-mode cache to the notebook tests of this run (CI: a fresh COURSE_CACHE_DIR),
+    # so nothing is trained twice. Keys hash every setting, so this never serves a wrong model.
+    if config.FAST and os.environ.get("COURSE_CACHE_DIR"):
+        target = config.cache_dir()
+        target.mkdir(parents=True, exist_ok=True)
+        for f in cache.rglob("*"):
+            if f.is_file() and not (target / f.relative_to(cache)).exists():
+                (target / f.relative_to(cache)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, target / f.relative_to(cache))
+
+
+# --- Readers without a kernel: static site -------------------------------------------------------------
+
+def _widget_notebook() -> nbformat.NotebookNode:
+    """A two-cell notebook whose only figure is drawn behind a slider (show_interactive)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# 99 · Widget page"), nbformat.v4.new_code_cell(textwrap.dedent("""
+        import ipywidgets as W
+        import matplotlib.pyplot as plt
+        from course_utils.widgets import show_interactive
+
+        def callback(a=0.5):
+            fig, ax = plt.subplots()
+            ax.plot([0, 1], [0, a])
+            return fig, {"a": a}
+
+        show_interactive(callback, a=W.FloatSlider(value=0.5, min=0.0, max=1.0))
+        """).strip())]
+    return nb
+
+
+def test_static_site_of_notebook_00_and_a_widget_page(tmp_path):
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    shutil.copy(NOTEBOOKS[0], src / NOTEBOOKS[0].name)
+    nbformat.write(_widget_notebook(), src / "99_widget.ipynb")
+    out = tmp_path / "site"
+    # --only selects notebooks; here 00 and the widget page (any other notebook would be left out)
+    res = subprocess.run([sys.executable, "-m", "course_utils.site", str(out), "--notebooks", str(src),
+                          "--only", "00", "99"],
+                         cwd=tmp_path, env=_env(COURSE_FAST="1"), capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    pages = sorted(p.name for p in out.glob("*.html"))
+    assert pages == ["00_start_here.html", "99_widget.html", "index.html"], pages
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="00_start_here.html"' in index and 'href="99_widget.html"' in index and "failed" not in index
+    figure = r'<img[^>]+src="data:image/png;base64,[A-Za-z0-9+/=\s]{1000,}'
+    page = (out / "00_start_here.html").read_text(encoding="utf-8")
+    assert re.search(figure, page), "no embedded figure in notebook 00's page"
+    assert "Start here" in page and "Traceback" not in page
+    widget_page = (out / "99_widget.html").read_text(encoding="utf-8")
+    assert len(re.findall(figure, widget_page)) == 1, "the slider's figure must appear once, as a plain image"
+    with pytest.raises(ValueError, match="no notebook in .* starts with"):
+        site.find_notebooks(src, only=["42"])
+    assert [p.name for p in site.find_notebooks(ROOT / "notebooks", only=["00"])] == [NOTEBOOKS[0].name]
+
+
+def test_build_folder_is_not_committed():
+    ignored = subprocess.run(["git", "check-ignore", "-q", "build/site/index.html"], cwd=ROOT)
+    if ignored.returncode == 128:
+        pytest.skip("not a git checkout")
+    assert ignored.returncode == 0, "build/ must be in .gitignore"

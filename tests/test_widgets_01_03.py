@@ -1,0 +1,207 @@
+"""Widget callbacks, cached results and exercise checks of notebooks 01-03.
+
+Callbacks are called directly (no browser) and their numbers are checked against closed forms or
+against what they must show; each exercise check must accept the reference and reject wrong answers.
+Sizes are shrunk through ``config.SIZES`` so these tests take seconds in any mode.
+"""
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import numpy as np
+import pytest
+
+from course_utils import config, exercises, widgets, zoo
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture
+def small_sizes(monkeypatch, tmp_cache):
+    sizes = dict(config.SIZES)
+    sizes.update({"swiss_roll": (600, 600), "tsne_points": (300, 300), "tsne_iterations": (500, 500),
+                  "swiss_ae_epochs": (20, 20)})
+    monkeypatch.setattr(config, "SIZES", sizes)
+    return tmp_cache
+
+
+# --- notebook 01 ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dim", [100, 1000, 10000])
+def test_distance_histogram_matches_closed_form(dim):
+    fig, n = widgets.distance_histogram(dim=dim)
+    assert fig.axes and fig.axes[0].get_xlabel()
+    assert n["closed_form"] == pytest.approx(3 * math.sqrt(7 / 180) / math.sqrt(dim))
+    assert n["relative_spread"] == pytest.approx(n["closed_form"], rel=0.05)
+
+
+def test_distance_histogram_concentrates_as_dimension_grows():
+    numbers = [widgets.distance_histogram(dim=d)[1] for d in (2, 20, 200, 2000)]
+    spread = [n["relative_spread"] for n in numbers]
+    contrast = [n["relative_contrast"] for n in numbers]
+    assert all(a > b for a, b in zip(spread, spread[1:]))
+    assert all(a > b for a, b in zip(contrast, contrast[1:]))
+    assert contrast[0] > 10 and contrast[-1] < 0.3
+
+
+def test_distance_histogram_is_fast_enough_to_drag():
+    import time
+    t = time.perf_counter()
+    widgets.distance_histogram(dim=max(widgets.DIMENSIONS))
+    assert time.perf_counter() - t < 20  # generous: a shared CI core; typically well under a second
+
+
+@pytest.mark.parametrize("kwargs", [{"dim": 0}, {"dim": 2.5}, {"dim": True}, {"n_points": 2},
+                                    {"dim": 10 ** 6}])
+def test_distance_histogram_rejects_bad_input(kwargs):
+    with pytest.raises(ValueError):
+        widgets.distance_histogram(**kwargs)
+
+
+# --- notebook 02 ---------------------------------------------------------------------------------
+
+def test_short_circuits_appear_only_with_many_neighbours():
+    x, t = zoo.swiss_roll(800)
+    assert len(zoo.short_circuits(x, t, 5)) == 0
+    edges = zoo.short_circuits(x, t, 60)
+    assert len(edges) > 100
+    assert np.all(np.abs(t[edges[:, 0]] - t[edges[:, 1]]) > np.pi)
+
+
+def test_manifold_neighbours_shows_the_short_circuit(small_sizes):
+    fig_small, small = widgets.manifold_neighbours("isomap", zoo.SWISS_NEIGHBOURS[0])
+    fig_large, large = widgets.manifold_neighbours("isomap", zoo.SWISS_NEIGHBOURS[-1])
+    assert small["short_circuits"] == 0 and large["short_circuits"] > 100
+    assert small["spearman"] > 0.9 and large["spearman"] < small["spearman"] - 0.5
+    assert 0 < large["trustworthiness"] < small["trustworthiness"] <= 1
+    assert len(fig_small.axes) >= 2
+    _, lle = widgets.manifold_neighbours("lle", zoo.SWISS_NEIGHBOURS[1])
+    assert lle["short_circuits"] < 10 and lle["spearman"] > 0.8
+    # the callback reads the cache: the sweep is the same object of numbers
+    sweep = zoo.swiss_roll_sweep("isomap")
+    assert sweep["spearman"][0] == pytest.approx(small["spearman"])
+
+
+@pytest.mark.parametrize("args", [("pca", 8), ("isomap", 7), ("isomap", True), ("lle", "8")])
+def test_manifold_neighbours_rejects_bad_input(args):
+    with pytest.raises(ValueError):
+        widgets.manifold_neighbours(*args)
+
+
+def test_embedding_scores_reward_the_true_coordinates():
+    x, t = zoo.swiss_roll(500)
+    h = x[:, 1]
+    unrolled = np.stack([t, h], axis=1)
+    good = zoo.embedding_scores(x, unrolled, t)
+    flat = zoo.embedding_scores(x, x[:, [0, 2]], t)
+    assert good["spearman"] == pytest.approx(1.0)
+    assert good["trustworthiness"] > flat["trustworthiness"] and flat["spearman"] < 0.5
+    with pytest.raises(ValueError):
+        zoo.embedding_scores(x, unrolled[:10])
+
+
+def test_swiss_roll_autoencoder_is_cached(small_sizes):
+    m1, info1 = zoo.swiss_roll_autoencoder()
+    m2, info2 = zoo.swiss_roll_autoencoder()
+    assert not info1["cached"] and info2["cached"]
+    assert m1.latent_dim == 2 and info2["train_loss"][-1] < info2["train_loss"][0]
+
+
+# --- notebook 03 ---------------------------------------------------------------------------------
+
+def test_tsne_perplexity_callback_and_cache(small_sizes):
+    fig, n = widgets.tsne_perplexity(30)
+    assert fig.axes[0].get_xlabel() == "t-SNE 1"
+    assert 0.8 < n["trustworthiness"] <= 1 and n["knn_accuracy"] > 0.5 and n["kl_divergence"] > 0
+    files = set(small_sizes.iterdir())
+    _, again = widgets.tsne_perplexity(30)
+    assert again == n and set(small_sizes.iterdir()) == files   # loaded, not recomputed
+    x50, y = zoo.mnist_tsne_points()
+    pca = zoo.embedding_scores(x50, x50[:, :2], labels=y)
+    assert n["trustworthiness"] > pca["trustworthiness"] and n["knn_accuracy"] > pca["knn_accuracy"]
+
+
+def test_tsne_seeds_matter_only_with_random_start(small_sizes):
+    from scipy.spatial import procrustes
+    a, b = zoo.mnist_tsne(30, 0, "random"), zoo.mnist_tsne(30, 1, "random")
+    assert procrustes(a["embedding"], b["embedding"])[2] > 0.02
+    c, d = zoo.mnist_tsne(30, 0), zoo.mnist_tsne(30, 1)
+    assert procrustes(c["embedding"], d["embedding"])[2] < 1e-6
+
+
+@pytest.mark.parametrize("bad", [31, 0, True, "30"])
+def test_tsne_perplexity_rejects_bad_input(bad):
+    with pytest.raises(ValueError):
+        widgets.tsne_perplexity(bad)
+
+
+def test_mnist_tsne_rejects_bad_input():
+    with pytest.raises(ValueError):
+        zoo.mnist_tsne(30, init="spectral")
+    with pytest.raises(ValueError):
+        zoo.mnist_tsne(0)
+
+
+# --- exercise checks: accept the reference, reject wrong answers -------------------------------
+
+def _twonn(x):
+    from sklearn.neighbors import NearestNeighbors
+    d, _ = NearestNeighbors(n_neighbors=3).fit(x).kneighbors(x)
+    return len(d) / np.sum(np.log(d[:, 2] / d[:, 1]))
+
+
+def test_check_twonn():
+    from sklearn.neighbors import NearestNeighbors
+    assert exercises.check_twonn(_twonn)
+    assert not exercises.check_twonn(None)
+
+    def self_as_neighbour(x):  # forgot that the first neighbour is the point itself
+        d, _ = NearestNeighbors(n_neighbors=2).fit(x).kneighbors(x)
+        return len(d) / np.sum(np.log(d[:, 1] / np.maximum(d[:, 0], 1e-12)))
+
+    def mean_not_sum(x):
+        d, _ = NearestNeighbors(n_neighbors=3).fit(x).kneighbors(x)
+        return 1 / np.sum(np.log(d[:, 2] / d[:, 1]))
+
+    assert not exercises.check_twonn(self_as_neighbour)
+    assert not exercises.check_twonn(mean_not_sum)
+
+
+def test_check_perplexity():
+    def right(p):
+        p = np.asarray(p, float)[np.asarray(p) > 0]
+        return 2 ** (-np.sum(p * np.log2(p)))
+
+    assert exercises.check_perplexity(right)
+    assert exercises.check_perplexity(lambda p: np.exp(-np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0))))
+    assert not exercises.check_perplexity(lambda p: -np.sum(p[p > 0] * np.log2(p[p > 0])))   # entropy, not 2^H
+    assert not exercises.check_perplexity(lambda p: 2 ** (-np.sum(p[p > 0] * np.log(p[p > 0]))))  # nats as bits
+    assert not exercises.check_perplexity(None)
+
+
+def test_check_neighbour_overlap():
+    from sklearn.neighbors import NearestNeighbors
+
+    def right(a, b, k):
+        ia = NearestNeighbors(n_neighbors=k + 1).fit(a).kneighbors(a, return_distance=False)[:, 1:]
+        ib = NearestNeighbors(n_neighbors=k + 1).fit(b).kneighbors(b, return_distance=False)[:, 1:]
+        return np.mean([len(set(r) & set(s)) / k for r, s in zip(ia, ib)])
+
+    def keeps_self(a, b, k):
+        ia = NearestNeighbors(n_neighbors=k).fit(a).kneighbors(a, return_distance=False)
+        ib = NearestNeighbors(n_neighbors=k).fit(b).kneighbors(b, return_distance=False)
+        return np.mean([len(set(r) & set(s)) / k for r, s in zip(ia, ib)])
+
+    assert exercises.check_neighbour_overlap(right)
+    assert not exercises.check_neighbour_overlap(keeps_self)
+    assert not exercises.check_neighbour_overlap(lambda a, b, k: 1.0)
+
+
+def test_value_checks_of_notebooks_01_02_reject_wrong_answers():
+    from scipy.special import gamma
+    exact = math.pi ** 2.5 / gamma(3.5) / 32
+    assert exercises.check_value("ball fraction in d = 5", exact, exact, rtol=1e-4)
+    assert not exercises.check_value("ball fraction in d = 5", math.pi ** 2.5 / gamma(3.5), exact, rtol=1e-4)
+    assert not exercises.check_value("log10 binary images", 784, 784 * math.log10(2), rtol=1e-6)
+    assert not exercises.check_value("components for 90%", 78, 79, rtol=0)

@@ -1,0 +1,153 @@
+"""Notebooks 04-05: the latent-size family in the zoo, its widget callback, and the exercise checks.
+
+The zoo is exercised for real (real MNIST, real training) on a shrunken configuration so the
+whole family trains in seconds; the widget numbers are checked against values recomputed here.
+"""
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from course_utils import config, exercises, models, training, widgets, zoo
+
+
+@pytest.fixture
+def small_family(tmp_cache, monkeypatch):
+    """A throwaway cache and tiny sizes: the six-model family trains in a few seconds."""
+    sizes = dict(config.SIZES)
+    sizes.update({"mnist_train": (1000, 1000), "mnist_test": (500, 500), "ae_epochs": (3, 3)})
+    monkeypatch.setattr(config, "SIZES", sizes)
+    return tmp_cache
+
+
+def test_latent_size_view_numbers_are_real(small_family):
+    fig, small = widgets.latent_size_view(2)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    plt.close(fig)
+    fig, big = widgets.latent_size_view(64)
+    plt.close(fig)
+    assert small["code_size"] == 2 and big["code_size"] == 64
+    # a bigger code reconstructs better, for the autoencoder and for PCA
+    assert big["test_mse"] < small["test_mse"]
+    assert big["pca_mse"] < small["pca_mse"]
+    # the shown AE error is the model's real test error
+    _, _, xt, _ = zoo.mnist_split()
+    model, _ = zoo.latent_model(64)
+    assert big["test_mse"] == pytest.approx(training.mse(model, xt), abs=1e-6)
+    # the shown PCA error matches a PCA computed here independently (numpy SVD)
+    x, _, _, _ = zoo.mnist_split()
+    xn, xtn = x.double().numpy(), xt.double().numpy()
+    mu = xn.mean(0)
+    _, _, vt = np.linalg.svd(xn - mu, full_matrices=False)
+    v = vt[:2].T
+    pca2 = (((xtn - mu) @ v @ v.T + mu - xtn) ** 2).mean()
+    assert small["pca_mse"] == pytest.approx(pca2, rel=1e-4)
+    curve = zoo.latent_curve()
+    assert list(curve["sizes"]) == list(zoo.LATENT_SIZES)
+    assert np.all(np.diff(curve["pca_test_mse"]) < 0)
+    assert curve["ae_test_mse"][-1] < curve["ae_test_mse"][0]
+
+
+def test_latent_size_view_rejects_bad_sizes(small_family):
+    for bad in (3, 0, True, "8", 2.5, None):
+        with pytest.raises(ValueError, match="code_size must be one of"):
+            widgets.latent_size_view(bad)
+    with pytest.raises(ValueError, match="n must be"):
+        widgets.latent_size_view(8, n=0)
+
+
+def test_zoo_caches_the_family(small_family):
+    model, info = zoo.latent_model(4)
+    assert info["cached"] is False and len(info["test_mse"]) == 3
+    again, info2 = zoo.latent_model(4)          # second call: from the cache, same weights
+    assert info2["cached"] is True
+    assert info2["test_mse"] == info["test_mse"]
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    assert len(list(small_family.glob("latent4-*.safetensors"))) == 1
+    fam = zoo.latent_models([2, 4])
+    assert sorted(fam) == [2, 4] and all(isinstance(m, models.Autoencoder) for m in fam.values())
+    assert fam[2].latent_dim == 2
+    # a changed setting is a different cache entry, never a stale one
+    cfg = zoo.latent_config(4)
+    assert cfg["epochs"] == 3 and cfg["n_train"] == 1000
+    with pytest.raises(ValueError, match="sizes must be"):
+        zoo.latent_models([3])
+    with pytest.raises(ValueError, match="sizes must be"):
+        zoo.latent_models([])
+
+
+def test_pca_fit_is_a_real_pca(small_family):
+    p = zoo.pca_fit()
+    ev, v = torch.as_tensor(p["eigenvalues"]), torch.as_tensor(p["components"])
+    assert torch.all(ev[:-1] >= ev[1:] - 1e-7)                  # sorted, largest first
+    assert torch.allclose(v.T @ v, torch.eye(784), atol=1e-4)   # orthonormal
+    x, _, _, _ = zoo.mnist_split()
+    assert torch.allclose(zoo.pca_reconstruct(x[:50], 784, p), x[:50], atol=1e-4)
+    err8 = float(((zoo.pca_reconstruct(x, 8, p) - x) ** 2).mean())
+    assert err8 == pytest.approx(float(ev[8:].sum()) / 784, rel=1e-4)  # closed form
+    for bad in (0, 785, 2.0):
+        with pytest.raises(ValueError, match="k must be"):
+            zoo.pca_reconstruct(x[:5], bad, p)
+    with pytest.raises(ValueError, match="n_train"):
+        zoo.pca_fit(n_train=1)
+
+
+def test_check_pca_error_accepts_right_rejects_wrong(capsys):
+    ev = np.sort(np.random.default_rng(0).random(784))[::-1]
+    assert exercises.check_pca_error(ev[8:].sum() / 784, ev, 8)
+    assert not exercises.check_pca_error(ev[:8].sum() / 784, ev, 8)    # the kept variance
+    assert not exercises.check_pca_error(ev[8:].sum(), ev, 8)          # a sum, not per pixel
+    assert not exercises.check_pca_error(None, ev, 8)
+    assert "not yet" in capsys.readouterr().out
+
+
+def test_check_code_interpolation_accepts_right_rejects_wrong(capsys):
+    torch.manual_seed(0)
+    m = models.autoencoder(4, hidden=(16,))
+    xa, xb = torch.rand(3, 784), torch.rand(3, 784)
+    with torch.no_grad():
+        assert exercises.check_code_interpolation(
+            lambda mm, a, b, t: mm.decode((1 - t) * mm.encode(a) + t * mm.encode(b)), m, xa, xb)
+        assert not exercises.check_code_interpolation(lambda mm, a, b, t: (1 - t) * a + t * b, m, xa, xb)
+        assert not exercises.check_code_interpolation(   # weights swapped
+            lambda mm, a, b, t: mm.decode(t * mm.encode(a) + (1 - t) * mm.encode(b)), m, xa, xb)
+
+
+def test_check_sse_and_param_count_accept_right_reject_wrong(capsys):
+    assert exercises.check_sse_per_image(784 * 0.0177, 0.0177)
+    assert not exercises.check_sse_per_image(0.0177 / 784, 0.0177)
+    assert not exercises.check_sse_per_image(0.0177, 0.0177)
+
+    def reference(sizes):
+        return models.count_parameters(models.Autoencoder(sizes))
+
+    def right(sizes):
+        pairs = list(zip(sizes[:-1], sizes[1:]))
+        return sum(a * b + b for a, b in pairs) + sum(a * b + a for a, b in pairs)
+
+    def no_biases(sizes):
+        return 2 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+    def encoder_only(sizes):
+        return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+    assert exercises.check_param_count(right, reference)
+    assert not exercises.check_param_count(no_biases, reference)
+    assert not exercises.check_param_count(encoder_only, reference)
+
+
+def test_latent_slider_wires_to_the_callback(small_family):
+    import ipywidgets as W
+
+    slider = W.SelectionSlider(options=list(zoo.LATENT_SIZES), value=8, description="code size")
+    ui = widgets.show_interactive(widgets.latent_size_view, code_size=slider)
+    assert slider.description == "code size" and slider.continuous_update is False
+    files = sorted(p.name for p in small_family.iterdir())
+    assert len([f for f in files if f.startswith("latent")]) == len(zoo.LATENT_SIZES)
+    slider.value = 16                                   # moving the slider redraws from the cache ...
+    assert sorted(p.name for p in small_family.iterdir()) == files   # ... and never retrains
+    assert isinstance(ui, W.interactive)

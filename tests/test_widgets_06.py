@@ -1,0 +1,118 @@
+"""Notebook 06 (denoising autoencoder): the noise widget's callback, the zoo's denoisers and their
+cache, and the exercise checks. Real MNIST and real (fast-mode) training."""
+from __future__ import annotations
+
+import time
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+from course_utils import config, exercises, training, widgets, zoo  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One throwaway cache for the module: the denoisers are trained once, then reused."""
+    d = tmp_path_factory.mktemp("cache06")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("COURSE_CACHE_DIR", str(d))
+    zoo.denoisers()  # train (fast mode in CI) into the throwaway cache
+    yield d
+    mp.undo()
+    widgets._NOISE_VIEW_MEMO.clear()
+
+
+def test_noise_view_dae_beats_noisy_and_seminar(cache):
+    fig, d = widgets.noise_view(0.3, "gaussian")
+    assert set(d) == {"noisy_mse", "pca_mse", "dae_mse", "masking_dae_mse"}
+    assert abs(d["noisy_mse"] - 0.09) < 0.005          # σ² for unclipped Gaussian noise
+    assert d["dae_mse"] < d["noisy_mse"] / 3
+    assert d["pca_mse"] < d["noisy_mse"] / 3
+    seminar = zoo.denoisers()["seminar"]
+    clean, noisy = zoo.noisy_test("gaussian", 0.3, n=1000)
+    assert d["dae_mse"] < training.mse(seminar, noisy, clean) / 3
+    assert len(fig.axes) == 4 * 8
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+
+
+def test_noise_view_kinds_and_levels(cache):
+    import matplotlib.pyplot as plt
+
+    _, m = widgets.noise_view(0.5, "masking")
+    assert m["masking_dae_mse"] < m["noisy_mse"] / 2       # trained on masking: removes most of it
+    assert m["masking_dae_mse"] < m["dae_mse"]             # ... better than the Gaussian-trained DAE
+    _, s = widgets.noise_view(0.2, "salt-and-pepper")      # labels are accepted too
+    assert s["dae_mse"] < s["noisy_mse"]
+    fig, zero = widgets.noise_view(0.0, "gaussian")
+    assert zero["noisy_mse"] == 0.0 and zero["dae_mse"] > 0  # a DAE always changes the image
+    plt.close("all")
+
+
+@pytest.mark.parametrize("kwargs", [dict(level=1.5), dict(level=-0.1), dict(level=True),
+                                    dict(kind="speckle"), dict(n=0), dict(n=21), dict(n_eval=3)])
+def test_noise_view_rejects_bad_input(kwargs):
+    with pytest.raises(ValueError):
+        widgets.noise_view(**kwargs)
+
+
+def test_denoisers_are_cached(cache, monkeypatch):
+    files = sorted(p.name for p in cache.iterdir())
+    assert sum(n.startswith("dae_") for n in files) == 3 and any(n.startswith("pca_denoiser") for n in files)
+
+    def no_training(*a, **k):
+        raise AssertionError("denoisers() retrained although every model is cached")
+
+    monkeypatch.setattr(training, "fit", no_training)
+    t = time.perf_counter()
+    den = zoo.denoisers()
+    assert time.perf_counter() - t < 10
+    assert set(den) == {"seminar", "fixed", "masking", "pca"}
+    _, info = zoo.dae_model("seminar")
+    assert info["cached"] is True and len(info["test_mse"]) == config.size("dae_epochs")
+    assert sorted(p.name for p in cache.iterdir()) == files   # nothing new was written
+
+
+def test_zoo_rejects_bad_input():
+    for bad in (dict(step="adam"), dict(kind="blur"), dict(level=2.0), dict(level="0.3")):
+        with pytest.raises(ValueError):
+            zoo.dae_config(**bad)
+    with pytest.raises(ValueError):
+        zoo.noisy_test(n=0)
+    den = zoo.PCADenoiser(torch.zeros(784), torch.eye(784)[:10], 5)
+    with pytest.raises(ValueError):
+        den(torch.zeros(3, 10))
+    with pytest.raises(ValueError):
+        zoo.PCADenoiser(torch.zeros(784), torch.eye(784)[:10], 11)
+
+
+def test_pca_denoiser_projects_and_clips():
+    comps = torch.eye(784)[:3]
+    den = zoo.PCADenoiser(torch.zeros(784), comps, 2)
+    x = torch.full((2, 784), 0.5)
+    x[:, 0] = 3.0
+    out = den(x)
+    assert out[0, 0] == 1.0 and out[0, 1] == 0.5 and out[0, 2] == 0.0 and out.max() <= 1
+
+
+def test_saturated_fraction_check_accepts_right_and_rejects_wrong(capsys):
+    right = lambda z, t: float((torch.sigmoid(z) * (1 - torch.sigmoid(z)) < t).float().mean())  # noqa: E731
+    assert exercises.check_saturated_fraction(right)
+    wrong_count = lambda z, t: float((torch.sigmoid(z) * (1 - torch.sigmoid(z)) < t).sum())  # noqa: E731
+    wrong_side = lambda z, t: float((torch.sigmoid(z) * (1 - torch.sigmoid(z)) > t).float().mean())  # noqa: E731
+    wrong_abs = lambda z, t: float((z.abs() > 4).float().mean())  # noqa: E731
+    for fn in (wrong_count, wrong_side, wrong_abs):
+        assert not exercises.check_saturated_fraction(fn)
+    assert not exercises.check_saturated_fraction(None)
+    assert "not yet" in capsys.readouterr().out
+
+
+def test_masking_noise_exercise_check_rejects_sigma_squared():
+    clean, noisy = zoo.noisy_test("masking", 0.5)
+    measured = float(((noisy - clean) ** 2).mean())
+    assert exercises.check_value("x", 0.5 * float((clean ** 2).mean()), measured, rtol=0.03)
+    assert not exercises.check_value("x", 0.25, measured, rtol=0.03)           # σ² of Gaussian noise
+    assert not exercises.check_value("x", float((clean ** 2).mean()), measured, rtol=0.03)  # p forgotten

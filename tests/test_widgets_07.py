@@ -1,0 +1,54 @@
+"""Notebook 07's widget callbacks, called directly (real cached models, fast-mode sizes in CI).
+
+They share the session's model cache with the notebook run, so whichever runs first trains once.
+"""
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot as plt
+import pytest
+
+from course_utils import widgets, zoo
+
+matplotlib.use("Agg")
+
+
+def test_compression_view_numbers_follow_the_bits():
+    seen = {}
+    for bits in (zoo.COMPRESSION_BITS[0], zoo.COMPRESSION_BITS[-1]):
+        fig, nums = widgets.compression_view(bits=bits)
+        assert isinstance(fig, matplotlib.figure.Figure) and fig.axes
+        plt.close(fig)
+        assert nums["bits_per_value"] == bits
+        assert nums["fixed_bits"] == 32 * bits
+        assert 0 < nums["rate_bits"] <= nums["fixed_bits"] + 1e-9   # entropy coding never loses here
+        assert nums["raw_bits"] == 6272 and nums["ratio_vs_raw"] > 20
+        assert 0 < nums["mse"] < 0.08 and nums["psnr_db"] > 10
+        assert nums["jpeg_file_bits"] > nums["jpeg_payload_bits"] > 0
+        assert nums["jpeg_file_bits"] > nums["rate_bits"]   # a real JPEG file is bigger than any code
+        seen[bits] = nums
+    lo, hi = seen[zoo.COMPRESSION_BITS[0]], seen[zoo.COMPRESSION_BITS[-1]]
+    assert hi["rate_bits"] > lo["rate_bits"] and hi["mse"] < lo["mse"]   # more bits: bigger, better
+
+
+def test_probe_view_reads_the_cached_sweep():
+    fig, nums = widgets.probe_view(n_labels=zoo.PROBE_LABELS[-1])
+    plt.close(fig)
+    fig, few = widgets.probe_view(n_labels=zoo.PROBE_LABELS[0])
+    plt.close(fig)
+    for kind in zoo.PROBE_FEATURES:
+        assert 0.1 < few[f"{kind}_accuracy"] < nums[f"{kind}_accuracy"] <= 1.0   # above chance, more labels help
+    assert nums["n_labels"] == zoo.PROBE_LABELS[-1] and nums["draws"] >= 1
+
+
+@pytest.mark.parametrize("call", [
+    lambda: widgets.compression_view(bits=5 if 5 not in zoo.COMPRESSION_BITS else 7),
+    lambda: widgets.compression_view(bits=True),
+    lambda: widgets.compression_view(bits=4, n=0),
+    lambda: widgets.probe_view(n_labels=11),
+    lambda: zoo.compression_config(0),
+    lambda: zoo.probe_features(__import__("torch").rand(2, 784), "pixel"),
+])
+def test_bad_input_raises_value_error(call):
+    with pytest.raises(ValueError):
+        call()
