@@ -69,9 +69,9 @@ def _problem(path: Path) -> str | None:
 
 def _fix_hint(raw: Path) -> str:
     return (
-        f"To fix it: delete the bad file and run again with internet access (it is downloaded "
-        f"automatically), or copy the four uncompressed MNIST files into {raw}, or point the "
-        f"environment variable COURSE_DATA_DIR at a folder that holds MNIST/raw/."
+        f"To fix it: run again with internet access (missing files are downloaded automatically; "
+        f"delete a corrupt file first), or copy the four uncompressed MNIST files into {raw}, or "
+        f"point the environment variable COURSE_DATA_DIR at a folder that holds MNIST/raw/."
     )
 
 
@@ -152,7 +152,7 @@ def _load_split(raw: str, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _to_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 (N, 784) → float32 in [0, 1] with a single float copy (no float64 temporaries)."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32).div_(255.0)
+    x = torch.from_numpy(images.astype(np.float32)).div_(255.0)  # one float copy, then in place
     return x, torch.from_numpy(labels.astype(np.int64))
 
 

@@ -215,12 +215,10 @@ def latent_size_view(code_size: int = 8, n: int = 8):
     grid = fig.add_gridspec(3, n + 1 + 6, wspace=0.05, hspace=0.1)
     rows = {"original": x, f"autoencoder ({code_size})": ae_out, f"PCA ({code_size})": pca_out}
     for r, (name, imgs) in enumerate(rows.items()):
-        for c in range(n):
-            ax = fig.add_subplot(grid[r, c])
-            ax.imshow(imgs[c].reshape(28, 28).clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([]); ax.set_yticks([])
-            if c == 0:
-                ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+        ax = fig.add_subplot(grid[r, :n])
+        ax.imshow(plotting.mosaic(imgs), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_xticks([]); ax.set_yticks([])
+        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
     ax = fig.add_subplot(grid[:, n + 1:])
     ax.plot(curve["sizes"], curve["ae_test_mse"], "o-", label="autoencoder")
     ax.plot(curve["sizes"], curve["pca_test_mse"], "s--", label="PCA")

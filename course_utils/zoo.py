@@ -424,7 +424,7 @@ def noisy_test(kind: str = "gaussian", level: float = DAE_SIGMA, n: int | None =
     images and one fixed corrupted copy (seed DAE_EVAL_SEED) — every error of notebook 06 is
     measured on it, so all methods see the same noise."""
     spec = _dae_noise_spec(kind, level)
-    _, _, xt, _ = mnist_split()
+    xt, _ = data.load_mnist("test", n=config.size("mnist_test"), seed=0)  # = mnist_split()'s test part
     if n is not None:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(xt):
             raise ValueError(f"n must be an integer in 1..{len(xt)}, got {n!r}")
