@@ -34,7 +34,9 @@ def test_noise_view_dae_beats_noisy_and_seminar(cache):
     seminar = zoo.denoisers()["seminar"]
     clean, noisy = zoo.noisy_test("gaussian", 0.3, n=1000)
     assert d["dae_mse"] < training.mse(seminar, noisy, clean) / 3
-    assert len(fig.axes) == 4 * 8
+    # four rows (Origin, Input X, PCA, Output Y), each one mosaic image of the 8 digits shown
+    assert [ax.get_ylabel().split("\n")[0] for ax in fig.axes] == ["Origin", "Input X", "PCA (k=" + str(zoo.pca_denoiser().k) + ")", "Output Y (DAE)"]
+    assert all(ax.images[0].get_array().shape == (28, 8 * 28 + 7 * 2) for ax in fig.axes)
     import matplotlib.pyplot as plt
     plt.close(fig)
 
