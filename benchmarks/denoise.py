@@ -34,12 +34,9 @@ def _noisy(x: torch.Tensor, seed: int) -> torch.Tensor:
 def pca_denoise(x_train: torch.Tensor, x_val: torch.Tensor, x_test: torch.Tensor,
                 ks=(8, 16, 24, 32, 48, 64, 96, 128, 192, 256)) -> dict:
     """PCA fitted on clean ``x_train``; k picked on noisy ``x_val``; test error at that k."""
-    xd = x_train.double()
-    mean = xd.mean(0)
-    cov = (xd - mean).T @ (xd - mean) / len(xd)
-    evals, evecs = torch.linalg.eigh(cov)
-    comps = evecs[:, torch.argsort(evals, descending=True)].float()
-    mean = mean.float()
+    from course_utils.compression import principal_axes
+
+    mean, comps = principal_axes(x_train)
 
     def err(clean, k, seed):
         v = comps[:, :k]

@@ -42,11 +42,10 @@ def run(quick: bool = False, device: str = "cpu", recon_budget: float | None = N
     test = mse(model, xt.to(next(model.parameters()).device))
     train_seconds = sum(h.seconds for h in hists)
 
-    xd = x.double()
-    mean = xd.mean(0)
-    evals, evecs = torch.linalg.eigh((xd - mean).T @ (xd - mean) / len(xd))
-    v = evecs[:, torch.argsort(evals, descending=True)[:CODE]].float()
-    pca = float(((((xt - mean.float()) @ v) @ v.T + mean.float() - xt) ** 2).mean())
+    from course_utils.compression import principal_axes
+
+    mean, v = principal_axes(x, CODE)
+    pca = float(((((xt - mean) @ v) @ v.T + mean - xt) ** 2).mean())
 
     res = {"code_size": CODE, "hidden": list(HIDDEN), "parameters": count_parameters(model),
            "budget_s": budget, "train_seconds": train_seconds,

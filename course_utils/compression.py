@@ -185,10 +185,13 @@ def _as_images(x, name: str) -> np.ndarray:
     return a.astype(np.float32)
 
 
-def principal_axes(x: torch.Tensor, k: int | None = None, chunk: int = 10_000):
+def principal_axes(x: torch.Tensor, k: int | None = None, chunk: int = 10_000,
+                   with_variances: bool = False):
     """``(mean (D,), axes (D, k))``: the mean and the top-``k`` principal axes (columns, by falling
     variance) of the rows of ``x`` (N, D). The covariance is summed in float64, ``chunk`` rows at a
-    time, so 60 000 MNIST images need only a few MB beyond the data."""
+    time, so 60 000 MNIST images need only a few MB beyond the data. With ``with_variances``,
+    also the variance along each axis (eigenvalues of the 1/N covariance, (k,), clamped at 0).
+    The course's one PCA: notebooks, zoo and benchmarks all call it."""
     if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[0] < 2:
         raise ValueError(f"x must be a tensor of shape (N, D) with N >= 2, got {getattr(x, 'shape', type(x))}")
     d = x.shape[1]
@@ -203,6 +206,8 @@ def principal_axes(x: torch.Tensor, k: int | None = None, chunk: int = 10_000):
         cov += xc.T @ xc
     evals, evecs = torch.linalg.eigh(cov / len(x))
     order = torch.argsort(evals, descending=True)[:k]
+    if with_variances:
+        return mean.float(), evecs[:, order].float(), evals[order].clamp_min(0).float()
     return mean.float(), evecs[:, order].float()
 
 

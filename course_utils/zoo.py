@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from . import checkpoints, config, data, models, training  # noqa: F401
+from .compression import principal_axes
 
 
 # --- notebooks 01-03: curse of dimensionality, manifolds, t-SNE -------------------------------
@@ -305,13 +306,8 @@ def pca_fit(n_train: int | None = None, seed: int = 0) -> dict:
 
     def compute():
         x, _ = data.load_mnist("train", n=n, seed=seed)
-        x = x.double()
-        mean = x.mean(0)
-        cov = (x - mean).T @ (x - mean) / len(x)
-        evals, evecs = torch.linalg.eigh(cov)
-        order = torch.argsort(evals, descending=True)
-        return {"mean": mean.float(), "components": evecs[:, order].float(),
-                "eigenvalues": evals[order].clamp_min(0).float()}
+        mean, axes, variances = principal_axes(x, with_variances=True)
+        return {"mean": mean, "components": axes, "eigenvalues": variances}
 
     return checkpoints.load_or_compute("pca", compute, {"n_train": n, "data_seed": seed, "method": "eigh-f64"})
 
@@ -470,15 +466,13 @@ def pca_denoiser(kind: str = "gaussian", level: float = DAE_SIGMA) -> PCADenoise
 
     def compute():
         x, _, _, _ = mnist_split(cfg["data_seed"])
-        fit_x, val = x[:-n_val].double(), x[-n_val:]
-        mean = fit_x.mean(0)
-        cov = (fit_x - mean).T @ (fit_x - mean) / (len(fit_x) - 1)
-        evals, evecs = torch.linalg.eigh(cov)
-        comps = evecs.flip(1).T[: max(PCA_DENOISE_KS)].float()
-        den = PCADenoiser(mean.float(), comps, 1)
+        fit_x, val = x[:-n_val], x[-n_val:]
+        mean, axes = principal_axes(fit_x, max(PCA_DENOISE_KS))
+        comps = axes.T.contiguous()  # PCADenoiser keeps components as rows
+        den = PCADenoiser(mean, comps, 1)
         val_noisy = data.add_noise(val, generator=torch.Generator().manual_seed(cfg["val_seed"]), **spec)
         val_mse = np.array([float(((den(val_noisy, k) - val) ** 2).mean()) for k in PCA_DENOISE_KS])
-        return {"mean": mean.float(), "components": comps, "val_mse": val_mse,
+        return {"mean": mean, "components": comps, "val_mse": val_mse,
                 "k": int(PCA_DENOISE_KS[int(np.argmin(val_mse))])}
 
     r = checkpoints.load_or_compute("pca_denoiser", compute, cfg)
@@ -612,7 +606,6 @@ def _probe_features(n_unlabelled: int):
     """``(maps, stats)``: the probe's feature maps and their mean/std on unlabelled training images."""
     x, _ = data.load_mnist("train", n=n_unlabelled, seed=0)
     ae = latent_model(PROBE_CODE_SIZE)[0]
-    from .compression import principal_axes
 
     mean, top = principal_axes(x, PROBE_CODE_SIZE)
     maps = {"PCA": lambda z: (z - mean) @ top, "autoencoder": lambda z: _encode(ae, z)}
