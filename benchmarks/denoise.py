@@ -18,8 +18,10 @@ TARGET = 0.0065
 
 #: recipe name -> (model builder name, fit keyword arguments)
 RECIPES = {
-    # ours: the seminar's shape with ReLU, a linear code, Kaiming init; Adam 1e-3
-    "ours (modern DAE, ReLU, Adam 1e-3, batch 128)": ("modern", dict(lr=1e-3, batch_size=128)),
+    # ours: the seminar's shape with ReLU, a linear code, Kaiming init; Adam 2e-3 falling to 0 along
+    # a cosine over the budget (constant 1e-3 reached 0.0072 in 60 s on the 2-core test machine)
+    "ours (modern DAE, ReLU, Adam 2e-3 cosine, batch 128)": (
+        "modern", dict(lr=2e-3, batch_size=128, lr_schedule="cosine")),
     # the seminar exactly: sigmoid everywhere, N(0,1) init, Adam 0.01, batch 300
     "seminar recipe (sigmoid, N(0,1), Adam 0.01, batch 300)": ("seminar", dict(lr=0.01, batch_size=300)),
 }

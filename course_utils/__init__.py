@@ -12,6 +12,10 @@ checkpoints ``save``, ``load``, ``load_or_train``, ``load_or_compute``
 plotting    figures only
 widgets     the callbacks behind every slider
 compression quantizer, sizes in bits, PCA/JPEG baselines (notebook 07)
+memory      ``limit_heap_growth`` (applied on import: see its docstring)
 ========== ===========================================================
 """
+from .memory import limit_heap_growth as _limit_heap_growth
+
 __version__ = "0.1.0"
+HEAP_GROWTH_LIMITED: bool = _limit_heap_growth()

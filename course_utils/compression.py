@@ -100,9 +100,11 @@ class QuantizedAutoencoder(nn.Module):
         return self.decode(quantize(self.encode(x), self.bits))
 
     @torch.no_grad()
-    def symbols(self, x: torch.Tensor) -> np.ndarray:
+    def symbols(self, x: torch.Tensor, batch_size: int = 5000) -> np.ndarray:
+        """Integer symbols (N, latent) of images (N, 784), encoded ``batch_size`` images at a time."""
         dev = next(self.parameters()).device
-        return to_symbols(self.encode(x.to(dev)), self.bits)
+        return np.concatenate([to_symbols(self.encode(x[i:i + batch_size].to(dev)), self.bits)
+                               for i in range(0, max(len(x), 1), batch_size)])
 
     @torch.no_grad()
     def decode_symbols(self, symbols: np.ndarray) -> torch.Tensor:
@@ -182,7 +184,7 @@ def _as_images(x, name: str) -> np.ndarray:
     a = x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32)
     if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] != 784:
         raise ValueError(f"{name} must be images of shape (N, 784) with values in [0, 1], got {a.shape}")
-    return a.astype(np.float32)
+    return a.astype(np.float32, copy=False)
 
 
 def principal_axes(x: torch.Tensor, k: int | None = None, chunk: int = 10_000,
@@ -225,10 +227,15 @@ def pca_rate_distortion(x_train, x_test, components: Sequence[int], bits: Sequen
     bs = [_check_bits(b) for b in bits]
     mu, axes = principal_axes(torch.from_numpy(xtr))
     vt, mean = axes.T.numpy(), mu.numpy()
+    # coefficients on the top max(ks) axes, 10 000 rows at a time; the first k columns are the
+    # coefficients on the top k axes, so every k reuses them (no full-size centred copy of x_train)
+    top = vt[:max(ks)]
+    coef_tr = np.concatenate([(xtr[i:i + 10_000] - mean) @ top.T for i in range(0, len(xtr), 10_000)])
+    coef_te = (xte - mean) @ top.T
     out = {"components": [], "bits": [], "rate": [], "mse": []}
     for k in ks:
         w = vt[:k]
-        ctr, cte = (xtr - mean) @ w.T, (xte - mean) @ w.T
+        ctr, cte = coef_tr[:, :k], coef_te[:, :k]
         lo, hi = ctr.min(0), ctr.max(0)
         span = np.maximum(hi - lo, 1e-8)
         for b in bs:

@@ -52,7 +52,8 @@ def check_images(x: torch.Tensor, name: str = "x", dim: int | None = None) -> No
         raise ValueError(f"{name} must have shape (N, {dim}), got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    if not bool(torch.isfinite(x).all()):
+    lo, hi = torch.aminmax(x)  # NaN propagates to both; one pass, no (N, D) temporary
+    if not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
@@ -91,6 +92,9 @@ def _positive_int(value, name: str) -> int:
 def _autocast(device: torch.device, enabled: bool):
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
+    import os
+    if enabled and os.environ.get("CPU_BF16") == "1":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return torch.autocast("cpu", enabled=False)
 
 
@@ -111,6 +115,20 @@ def _make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
         return cls(params, lr=lr)
 
 
+def _progress(step: int, total_steps: int, start: float, time_budget: float | None) -> float:
+    """Share of the run done, in [0, 1]: steps done, or budget spent when that is further along."""
+    done = step / total_steps
+    if time_budget is not None:
+        done = max(done, (time.perf_counter() - start) / time_budget)
+    return min(done, 1.0)
+
+
+def _set_lr(opt: torch.optim.Optimizer, lr: float, progress: float) -> None:
+    """Cosine decay from ``lr`` (progress 0) to 0 (progress 1)."""
+    for group in opt.param_groups:
+        group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 def fit(
     model: nn.Module,
     x_train: torch.Tensor,
@@ -128,6 +146,7 @@ def fit(
     optimizer: str = "adam",
     amp: bool = True,
     y_train: torch.Tensor | None = None,
+    lr_schedule: str = "constant",
 ) -> History:
     """Train ``model`` to reconstruct ``x_train`` (N, D); return a :class:`History`.
 
@@ -145,6 +164,10 @@ def fit(
         time_budget: stop after this many seconds (checked after every batch).
         loss: ``"mse"``, ``"bce"`` or a callable ``loss(output, target)``.
         amp: bf16 autocast on CUDA (ignored elsewhere).
+        lr_schedule: ``"constant"`` (default) or ``"cosine"``: the learning rate falls from ``lr``
+            to 0 along half a cosine over the run. The run's progress is the larger of the share of
+            steps done and, with ``time_budget``, the share of the budget spent, so a budgeted run
+            reaches the end of its schedule when its time is up.
     """
     epochs = _positive_int(epochs, "epochs")
     batch_size = _positive_int(batch_size, "batch_size")
@@ -173,6 +196,8 @@ def fit(
         raise ValueError(f"loss must be 'mse', 'bce' or a callable, got {loss!r}")
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"unknown optimizer {optimizer!r}; expected 'adam' or 'sgd'")
+    if lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"unknown lr_schedule {lr_schedule!r}; expected 'constant' or 'cosine'")
     corrupt = make_corruptor(noise)
     user_noise = callable(noise)
 
@@ -192,6 +217,8 @@ def fit(
 
     hist = History(device=str(dev))
     n = xs.shape[0]
+    total_steps = epochs * math.ceil(n / batch_size)
+    step = 0
     seen = 0
     bar = None
     if progress:
@@ -217,6 +244,9 @@ def fit(
                 opt.zero_grad(set_to_none=True)
                 batch_loss.backward()
                 opt.step()
+                step += 1
+                if lr_schedule == "cosine":
+                    _set_lr(opt, lr, _progress(step, total_steps, start, time_budget))
                 total += batch_loss.detach() * len(idx)
                 done += len(idx)
                 if time_budget is not None and time.perf_counter() - start > time_budget:
@@ -265,10 +295,25 @@ def reconstruct(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> to
 @torch.no_grad()
 def mse(model: nn.Module, x_in: torch.Tensor, x_target: torch.Tensor | None = None,
         batch_size: int = 2000) -> float:
-    """Mean squared error per pixel between ``model(x_in)`` and ``x_target`` (default ``x_in``)."""
+    """Mean squared error per pixel between ``model(x_in)`` and ``x_target`` (default ``x_in``).
+
+    Computed batch by batch (sums in float64), so scoring 60 000 images never holds their
+    reconstructions in memory at once."""
     target = x_in if x_target is None else x_target
     check_images(target, "x_target")
+    check_images(x_in, "x_in")
     if x_in.shape != target.shape:
         raise ValueError(f"x_in {tuple(x_in.shape)} and x_target {tuple(target.shape)} must match")
-    out = reconstruct(model, x_in, batch_size)
-    return float(((out - target.to(out.device)) ** 2).mean())
+    batch_size = _positive_int(batch_size, "batch_size")
+    dev = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total = torch.zeros((), dtype=torch.float64)
+    try:
+        for i in range(0, x_in.shape[0], batch_size):
+            out = model(x_in[i:i + batch_size].to(dev)).float()
+            diff = out.sub_(target[i:i + batch_size].to(dev))
+            total += float(diff.pow_(2).sum(dtype=torch.float64))
+    finally:
+        model.train(was_training)
+    return float(total) / target.numel()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Callable
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FormatStrFormatter, LogLocator
 
 from . import plotting  # noqa: F401  (callbacks draw with it)
 
@@ -174,17 +175,19 @@ _LATENT_VIEW_MEMO: dict = {}
 def _latent_view_data(code_size: int):
     """(model, curve, test images) behind :func:`latent_size_view`, kept in memory per cache
     folder and mode, so a slider move costs one forward pass and a redraw, not file loads."""
-    from . import config, zoo
+    from . import config, data, zoo
 
     key = (str(config.cache_dir()), config.FAST)
     memo = _LATENT_VIEW_MEMO.get(key)
     if memo is None:
         _LATENT_VIEW_MEMO.clear()
-        memo = _LATENT_VIEW_MEMO[key] = {"models": {}, "curve": zoo.latent_curve(),
-                                         "x_test": zoo.mnist_split()[2]}
+        # the test part of zoo.mnist_split(), without loading the training images as well
+        x_test, _ = data.load_mnist("test", n=config.size("mnist_test"), seed=0)
+        memo = _LATENT_VIEW_MEMO[key] = {"models": {}, "curve": zoo.latent_curve(), "x_test": x_test,
+                                         "pca": zoo.pca_fit()}
     if code_size not in memo["models"]:
         memo["models"][code_size] = zoo.latent_model(code_size)[0]
-    return memo["models"][code_size], memo["curve"], memo["x_test"]
+    return memo["models"][code_size], memo["curve"], memo["x_test"], memo["pca"]
 
 
 def latent_size_view(code_size: int = 8, n: int = 8):
@@ -203,32 +206,30 @@ def latent_size_view(code_size: int = 8, n: int = 8):
         raise ValueError(f"code_size must be one of {zoo.LATENT_SIZES}, got {code_size!r}")
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 20:
         raise ValueError(f"n must be an integer in 1..20 (digits shown), got {n!r}")
-    model, curve, xt = _latent_view_data(code_size)
+    model, curve, xt, pca = _latent_view_data(code_size)
     x = xt[:: max(1, len(xt) // n)][:n]
     ae_out = training.reconstruct(model, x)
-    pca_out = zoo.pca_reconstruct(x, code_size)
+    pca_out = zoo.pca_reconstruct(x, code_size, pca)
     i = int(np.flatnonzero(curve["sizes"] == code_size)[0])
     numbers = {"code_size": int(code_size), "test_mse": float(curve["ae_test_mse"][i]),
                "pca_mse": float(curve["pca_test_mse"][i])}
 
-    fig = plt.figure(figsize=(12, 3.6))
-    grid = fig.add_gridspec(3, n + 1 + 6, wspace=0.05, hspace=0.1)
-    rows = {"original": x, f"autoencoder ({code_size})": ae_out, f"PCA ({code_size})": pca_out}
-    for r, (name, imgs) in enumerate(rows.items()):
-        ax = fig.add_subplot(grid[r, :n])
-        ax.imshow(plotting.mosaic(imgs), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        ax.set_xticks([]); ax.set_yticks([])
-        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-    ax = fig.add_subplot(grid[:, n + 1:])
+    fig, (rx, ax) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [n, 6], "wspace": 0.08})
+    plotting.draw_rows(rx, {"original": x, f"autoencoder ({code_size})": ae_out, f"PCA ({code_size})": pca_out},
+                       n=n, fontsize=9)
     ax.plot(curve["sizes"], curve["ae_test_mse"], "o-", label="autoencoder")
     ax.plot(curve["sizes"], curve["pca_test_mse"], "s--", label="PCA")
     ax.plot([code_size], [numbers["test_mse"]], "o", ms=12, mfc="none", mec="k", label="this code size")
     ax.set_xscale("log", base=2); ax.set_yscale("log")
     ax.set_xticks(list(curve["sizes"])); ax.set_xticklabels([str(s) for s in curve["sizes"]])
+    # few ticks, plain labels ("0.02", not mathtext "2×10⁻²"): text layout is most of a redraw
+    ax.minorticks_off()
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.set_xlabel("code size (numbers per image)"); ax.set_ylabel("test MSE per pixel")
     ax.set_title(f"code size {code_size}: AE {numbers['test_mse']:.4f} · PCA {numbers['pca_mse']:.4f}",
                  fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper right")  # a fixed place: "best" searches the lines on every redraw
     ax.yaxis.set_label_position("right"); ax.yaxis.tick_right()
     return fig, numbers
 
@@ -261,7 +262,7 @@ def noise_view(level: float = 0.3, kind: str = "gaussian", n: int = 8, n_eval: i
     squared error per pixel against the clean images, over the first ``n_eval`` test images.
     Returns ``(fig, {"noisy_mse", "pca_mse", "dae_mse", "masking_dae_mse"})``.
     """
-    from . import training, zoo
+    from . import config, training, zoo
 
     kind = NOISE_KIND_LABELS.get(kind, kind)
     if kind not in NOISE_KIND_LABELS.values():
@@ -273,8 +274,7 @@ def noise_view(level: float = 0.3, kind: str = "gaussian", n: int = 8, n_eval: i
     if isinstance(n_eval, bool) or not isinstance(n_eval, int) or n_eval < n:
         raise ValueError(f"n_eval must be an integer >= n ({n}), got {n_eval!r}")
     den = _noise_view_models()
-    clean, noisy = zoo.noisy_test(kind, float(level))
-    clean, noisy = clean[:n_eval], noisy[:n_eval]
+    clean, noisy = zoo.noisy_test(kind, float(level), n=min(n_eval, config.size("mnist_test")))
     outs = {"pca": den["pca"](noisy), "dae": training.reconstruct(den["fixed"], noisy),
             "masking_dae": training.reconstruct(den["masking"], noisy)}
     err = lambda y: float(((y - clean) ** 2).mean())  # noqa: E731
@@ -320,18 +320,11 @@ def compression_view(bits: int = 4, n: int = 8):
         "jpeg_payload_bits": float(curve["jpeg_payload_bits"][q0]), "jpeg_mse": float(curve["jpeg_mse"][q0]),
     }
     numbers["ratio_vs_raw"] = numbers["raw_bits"] / numbers["rate_bits"]
-    fig = plt.figure(figsize=(12, 3.8))
-    grid = fig.add_gridspec(3, n + 6)
-    rows = {"original": x, f"AE, {bits} bit/value\n≈{numbers['rate_bits']:.0f} bits": rec,
-            f"JPEG q={numbers['jpeg_quality']}\n{numbers['jpeg_file_bits']:.0f} bits": curve["jpeg_decoded"][q0][:n]}
-    for r, (name, imgs) in enumerate(rows.items()):
-        for c in range(n):
-            ax = fig.add_subplot(grid[r, c])
-            ax.imshow(np.clip(plotting.to_numpy(imgs[c]).reshape(28, 28), 0, 1), cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([]); ax.set_yticks([])
-            if c == 0:
-                ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
-    ax = fig.add_subplot(grid[:, n + 1:])
+    fig, (rx, ax) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [n, 6], "wspace": 0.3})
+    plotting.draw_rows(rx, {
+        "original": x, f"AE, {bits} bit/value\n≈{numbers['rate_bits']:.0f} bits": rec,
+        f"JPEG q={numbers['jpeg_quality']}\n{numbers['jpeg_file_bits']:.0f} bits": curve["jpeg_decoded"][q0][:n],
+    }, n=n, fontsize=8)
     plotting.plot_rate_distortion({
         "autoencoder (arithmetic-coded)": (curve["ae_rate"], curve["ae_mse"], "o-"),
         "PCA, quantized (best per size)": (*C.pareto_front(curve["pca_rate"], curve["pca_mse"]), "s--"),

@@ -323,6 +323,18 @@ def pca_reconstruct(x: torch.Tensor, k: int, pca: dict | None = None) -> torch.T
     return (x - mean) @ v @ v.T + mean
 
 
+def pca_mse(x: torch.Tensor, k: int, pca: dict | None = None, batch_size: int = 5000) -> float:
+    """Mean squared error per pixel of :func:`pca_reconstruct` on images (N, 784), computed batch
+    by batch (sums in float64), so that 60 000 images need no full-size temporaries."""
+    training.check_images(x, "x", 784)
+    p = pca_fit() if pca is None else pca
+    total = 0.0
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size]
+        total += float(((pca_reconstruct(xb, k, p) - xb) ** 2).sum(dtype=torch.float64))
+    return total / x.numel()
+
+
 def latent_curve(sizes=None) -> dict:
     """Test error (MSE per pixel) against code size for the autoencoder family and for PCA:
     ``{"sizes", "ae_test_mse", "pca_test_mse"}`` as arrays. Uses (or trains once) the family."""
@@ -333,10 +345,9 @@ def latent_curve(sizes=None) -> dict:
            "n_test": config.size("mnist_test"), "data_seed": 0}
 
     def compute():
-        _, _, xt, _ = mnist_split(0)
+        xt, _ = data.load_mnist("test", n=config.size("mnist_test"), seed=0)  # mnist_split()'s test part
         p = pca_fit()
-        return {"pca_test_mse": np.array([float(((pca_reconstruct(xt, k, p) - xt) ** 2).mean())
-                                          for k in sizes])}
+        return {"pca_test_mse": np.array([pca_mse(xt, k, p) for k in sizes])}
 
     pca = checkpoints.load_or_compute("pca_curve", compute, cfg)
     return {"sizes": np.array(sizes), "ae_test_mse": np.array(ae), "pca_test_mse": pca["pca_test_mse"]}
@@ -608,7 +619,11 @@ def _probe_features(n_unlabelled: int):
     ae = latent_model(PROBE_CODE_SIZE)[0]
 
     mean, top = principal_axes(x, PROBE_CODE_SIZE)
-    maps = {"PCA": lambda z: (z - mean) @ top, "autoencoder": lambda z: _encode(ae, z)}
+
+    def pca_coefficients(z: torch.Tensor, chunk: int = 10_000) -> torch.Tensor:
+        return torch.cat([(z[i:i + chunk] - mean) @ top for i in range(0, len(z), chunk)])
+
+    maps = {"PCA": pca_coefficients, "autoencoder": lambda z: _encode(ae, z)}
     stats = {}
     for name, f in maps.items():
         fx = f(x)

@@ -42,6 +42,11 @@ def test_throughput_quick():
     assert positive(fp32["samples_per_sec"]) and ratio(fp32["ratio_to_bound"])
     assert positive(r["speedup_vs_tutorial"]) and r["speedup_vs_tutorial"] < 100
     assert {row["metric"] for row in r["rows"]} >= {"fit fp32 / GEMM bound", "fit fp32 / tutorial loop"}
+    step = r["step_ms"]  # where a step's time goes: GEMMs, noise and Adam timed alone, the rest by difference
+    assert all(positive(step[k]) for k in ("fit_step_ms", "gemm_ms", "noise_ms", "adam_ms"))
+    assert step["rest_ms"] == pytest.approx(step["fit_step_ms"] - step["gemm_ms"] - step["noise_ms"] - step["adam_ms"])
+    assert ratio(step["ratio_if_only_gemm_noise_adam"]) and step["ratio_if_only_gemm_noise_adam"] < 1
+    assert positive(r["three_times_tutorial_over_bound"])
 
 
 def test_denoise_quick():
@@ -68,6 +73,7 @@ def test_reconstruction_quick():
     assert 0.005 < r["pca32_test_mse"] < 0.03  # PCA-32 on MNIST: about 0.017 per pixel
     assert r["hs2006_per_pixel"] == pytest.approx(3.00 / 784)
     assert positive(r["ratio_to_pca32"]) and positive(r["ratio_to_hs2006"])
+    assert r["lr_schedule"] == "cosine" and positive(r["train_mse_first_10k"])
     with pytest.raises(ValueError, match="at most 180 s"):
         reconstruction.run(quick=True, recon_budget=200)
 

@@ -61,6 +61,14 @@ def test_pca_and_jpeg_baselines():
     assert len(out["rate"]) == 4 and np.all(out["rate"] > 0)
     # more components and more bits cost more bits
     assert out["rate"][3] > out["rate"][0]
+    # the (k=8, 6 bits) error, recomputed here from its definition
+    mu, axes = C.principal_axes(torch.from_numpy(x[:200]), 8)
+    w, mean = axes.numpy().T, mu.numpy()
+    c_tr, c_te = (x[:200] - mean) @ w.T, (x[200:] - mean) @ w.T
+    lo, span = c_tr.min(0), np.maximum(c_tr.max(0) - c_tr.min(0), 1e-8)
+    s_te = np.rint(np.clip((c_te - lo) / span, 0, 1) * 63)
+    rec = np.clip(mean + (lo + s_te / 63 * span) @ w, 0, 1)
+    assert out["mse"][3] == pytest.approx(float(((rec - x[200:]) ** 2).mean()), rel=1e-4)
     jp = C.jpeg_rate_distortion(x[:5], [5, 95], keep=2)
     assert jp["decoded"].shape == (2, 2, 784)
     assert np.all(jp["file_bits"] > jp["payload_bits"]) and jp["file_bits"][1] > jp["file_bits"][0]

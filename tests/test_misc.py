@@ -1,3 +1,4 @@
+import os
 import matplotlib
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import torch
 from course_utils import config
 from course_utils.device import describe_runtime, pick_device
 from course_utils.exercises import check_function, check_value
-from course_utils.plotting import plot_latent, plot_losses, show_images, show_rows
+from course_utils.plotting import plot_latent, plot_losses, row_names, show_images, show_rows
 
 
 def test_pick_device_defaults_and_overrides(monkeypatch):
@@ -48,7 +49,8 @@ def test_plots_return_figures():
     ]
     for f in figs:
         assert isinstance(f, matplotlib.figure.Figure)
-    assert figs[1].axes[0].get_ylabel() == "Origin"
+    assert row_names(figs[1].axes[0]) == ["Origin", "Input X", "Output Y"]
+    assert figs[1].axes[0].images[0].get_array().shape == (3 * 28 + 2 * 4, 5 * 28 + 4 * 2)
     with pytest.raises(ValueError, match="not square"):
         show_images(torch.rand(2, 10))
     with pytest.raises(ValueError, match=r"codes must be \(N, 2\)"):
@@ -65,3 +67,21 @@ def test_exercise_checks_say_right_and_wrong(capsys):
     assert check_function("double", lambda v: v + v, ref, [(1.0,), (np.arange(3),)])
     assert not check_function("double", lambda v: v, ref, [(1.0,)])
     assert not check_function("double", lambda v: 1 / 0, ref, [(1.0,)])
+
+
+def test_heap_growth_limit_is_applied_on_linux_and_can_be_turned_off():
+    import subprocess
+    import sys as _sys
+
+    from course_utils.memory import limit_heap_growth
+
+    probe = "import course_utils; print(course_utils.HEAP_GROWTH_LIMITED)"
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "COURSE_MALLOC_TUNING")}
+    on = subprocess.run([_sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    off = subprocess.run([_sys.executable, "-c", probe], env={**env, "COURSE_MALLOC_TUNING": "0"},
+                         capture_output=True, text=True, check=True)
+    assert on.stdout.strip() == str(_sys.platform.startswith("linux"))
+    assert off.stdout.strip() == "False"
+    for bad in (0, -5, 2 ** 31, 1.5, True):
+        with pytest.raises(ValueError, match="threshold must be a number of bytes"):
+            limit_heap_growth(bad)

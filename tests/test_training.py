@@ -1,5 +1,8 @@
+import math
+
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from course_utils.models import autoencoder, seminar_dae
 from course_utils.training import History, fit, mse, reconstruct
@@ -55,6 +58,38 @@ def test_time_budget_stops_early(mnist_small):
     assert h.stopped_by_budget and h.epochs_run < 10_000
 
 
+def _lrs_used(**fit_kwargs) -> list[float]:
+    """The learning rate of every optimiser step of one ``fit`` (torch's global step hook)."""
+    used = []
+    handle = register_optimizer_step_pre_hook(
+        lambda opt, args, kwargs: used.append(opt.param_groups[0]["lr"]))
+    try:
+        torch.manual_seed(0)
+        fit(autoencoder(4, hidden=(16,)), **fit_kwargs)
+    finally:
+        handle.remove()
+    return used
+
+
+def test_cosine_schedule_falls_from_lr_to_zero(mnist_small):
+    x = mnist_small[0][:200]
+    used = _lrs_used(x_train=x, epochs=4, batch_size=40, lr=1e-2, lr_schedule="cosine", progress=False)
+    assert len(used) == 20 and used[0] == 1e-2
+    assert all(b < a for a, b in zip(used, used[1:]))
+    # step k (0-based) runs at lr·(1 + cos(π k / 20)) / 2: the last one at 0.6 % of lr
+    assert used[10] == pytest.approx(0.5e-2) and used[-1] == pytest.approx(1e-2 * 0.5 * (1 + math.cos(math.pi * 19 / 20)))
+    assert _lrs_used(x_train=x, epochs=2, batch_size=40, lr=1e-2, progress=False) == [1e-2] * 10
+
+
+def test_cosine_schedule_follows_the_time_budget(mnist_small):
+    # with a budget, the schedule runs on the share of the budget spent: the rate is near 0 when
+    # time is up, long before the (huge) number of epochs would be done
+    x = mnist_small[0][:200]
+    used = _lrs_used(x_train=x, epochs=10_000, batch_size=10, lr=1e-2, lr_schedule="cosine",
+                     time_budget=0.5, progress=False)
+    assert used[0] == 1e-2 and used[-1] < 1e-3 and len(used) < 10_000 * 20 / 100
+
+
 def test_progress_bar_runs(mnist_small, capsys):
     x, _, _, _ = mnist_small
     m = autoencoder(4, hidden=(8,))
@@ -79,6 +114,7 @@ def test_reconstruct_and_mse(mnist_small):
     (dict(loss="hinge"), "unknown loss"),
     (dict(device="tpu"), "unknown device"),
     (dict(time_budget=-1), "time_budget"),
+    (dict(lr_schedule="step"), "unknown lr_schedule 'step'; expected 'constant' or 'cosine'"),
 ])
 def test_fit_rejects_bad_arguments(kwargs, match):
     args = dict(epochs=1, batch_size=10, lr=1e-3, progress=False)
@@ -95,6 +131,10 @@ def test_fit_rejects_bad_data():
     bad[3, 5] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
         fit(m, bad, epochs=1, batch_size=10, lr=1e-3, progress=False)
+    for value in (float("inf"), -float("inf")):
+        bad[3, 5] = value
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            fit(m, bad, epochs=1, batch_size=10, lr=1e-3, progress=False)
     with pytest.raises(ValueError, match=r"x_test must have shape \(N, 784\)"):
         fit(m, torch.rand(20, 784), x_test=torch.rand(5, 100), epochs=1, batch_size=10, lr=1e-3, progress=False)
     with pytest.raises(ValueError, match="must match"):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from course_utils.plotting import row_names
 from course_utils import config, exercises, models, training, widgets, zoo
 
 
@@ -26,6 +27,8 @@ def small_family(tmp_cache, monkeypatch):
 def test_latent_size_view_numbers_are_real(small_family):
     fig, small = widgets.latent_size_view(2)
     assert isinstance(fig, matplotlib.figure.Figure)
+    assert row_names(fig.axes[0]) == ["original", "autoencoder (2)", "PCA (2)"]
+    assert fig.axes[1].get_xlabel() == "code size (numbers per image)"
     plt.close(fig)
     fig, big = widgets.latent_size_view(64)
     plt.close(fig)
@@ -89,6 +92,7 @@ def test_pca_fit_is_a_real_pca(small_family):
     assert torch.allclose(zoo.pca_reconstruct(x[:50], 784, p), x[:50], atol=1e-4)
     err8 = float(((zoo.pca_reconstruct(x, 8, p) - x) ** 2).mean())
     assert err8 == pytest.approx(float(ev[8:].sum()) / 784, rel=1e-4)  # closed form
+    assert zoo.pca_mse(x, 8, p, batch_size=333) == pytest.approx(err8, rel=1e-5)  # in batches, same number
     for bad in (0, 785, 2.0):
         with pytest.raises(ValueError, match="k must be"):
             zoo.pca_reconstruct(x[:5], bad, p)

@@ -6,11 +6,13 @@ import time
 
 import matplotlib
 import pytest
+import numpy as np
 import torch
 
 matplotlib.use("Agg")
 
 from course_utils import config, exercises, training, widgets, zoo  # noqa: E402
+from course_utils.plotting import row_names  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +36,12 @@ def test_noise_view_dae_beats_noisy_and_seminar(cache):
     seminar = zoo.denoisers()["seminar"]
     clean, noisy = zoo.noisy_test("gaussian", 0.3, n=1000)
     assert d["dae_mse"] < training.mse(seminar, noisy, clean) / 3
-    # four rows (Origin, Input X, PCA, Output Y), each one mosaic image of the 8 digits shown
-    assert [ax.get_ylabel().split("\n")[0] for ax in fig.axes] == ["Origin", "Input X", "PCA (k=" + str(zoo.pca_denoiser().k) + ")", "Output Y (DAE)"]
-    assert all(ax.images[0].get_array().shape == (28, 8 * 28 + 7 * 2) for ax in fig.axes)
+    # four named rows (Origin, Input X, PCA, Output Y) of the 8 digits shown, drawn as one image
+    (ax,) = fig.axes
+    assert [name.split("\n")[0] for name in row_names(ax)] == ["Origin", "Input X", "PCA (k=" + str(zoo.pca_denoiser().k) + ")", "Output Y (DAE)"]
+    shown = ax.images[0].get_array()
+    assert shown.shape == (4 * 28 + 3 * 4, 8 * 28 + 7 * 2)
+    assert np.allclose(shown[:28, :28], np.clip(zoo.noisy_test("gaussian", 0.3, n=1)[0].reshape(28, 28).numpy(), 0, 1))
     import matplotlib.pyplot as plt
     plt.close(fig)
 
