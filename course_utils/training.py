@@ -92,9 +92,6 @@ def _positive_int(value, name: str) -> int:
 def _autocast(device: torch.device, enabled: bool):
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    import os
-    if enabled and os.environ.get("CPU_BF16") == "1":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
     return torch.autocast("cpu", enabled=False)
 
 
