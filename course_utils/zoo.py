@@ -614,20 +614,28 @@ def compression_curve() -> dict:
 
 
 def _probe_features(n_unlabelled: int):
-    """``(maps, stats)``: the probe's feature maps and their mean/std on unlabelled training images."""
-    x, _ = data.load_mnist("train", n=n_unlabelled, seed=0)
+    """``(maps, stats)``: the probe's feature maps and their mean/std on the unlabelled training
+    images. The PCA axes and the statistics are computed once and cached, so a kernel that finds
+    them cached never loads the 60 000 training images for them."""
     ae = latent_model(PROBE_CODE_SIZE)[0]
+    cfg = {"n_unlabelled": n_unlabelled, "data_seed": 0, "pca_components": PROBE_CODE_SIZE,
+           "ae": latent_config(PROBE_CODE_SIZE), "std": "unbiased, clamped at 1e-6"}
 
-    mean, top = principal_axes(x, PROBE_CODE_SIZE)
-
-    def pca_coefficients(z: torch.Tensor, chunk: int = 10_000) -> torch.Tensor:
+    def pca_coefficients(z: torch.Tensor, mean, top, chunk: int = 10_000) -> torch.Tensor:
         return torch.cat([(z[i:i + chunk] - mean) @ top for i in range(0, len(z), chunk)])
 
-    maps = {"PCA": pca_coefficients, "autoencoder": lambda z: _encode(ae, z)}
-    stats = {}
-    for name, f in maps.items():
-        fx = f(x)
-        stats[name] = (fx.mean(0), fx.std(0).clamp_min(1e-6))
+    def compute():
+        x, _ = data.load_mnist("train", n=n_unlabelled, seed=0)
+        mean, top = principal_axes(x, PROBE_CODE_SIZE)
+        out = {"pca_mean": mean, "pca_top": top}
+        for name, fx in (("pca", pca_coefficients(x, mean, top)), ("ae", _encode(ae, x))):
+            out[f"{name}_mu"], out[f"{name}_sd"] = fx.mean(0), fx.std(0).clamp_min(1e-6)
+        return out
+
+    s = {k: torch.as_tensor(np.asarray(v)) for k, v in checkpoints.load_or_compute("probe_stats", compute, cfg).items()}
+    maps = {"PCA": lambda z: pca_coefficients(z, s["pca_mean"], s["pca_top"]),
+            "autoencoder": lambda z: _encode(ae, z)}
+    stats = {"PCA": (s["pca_mu"], s["pca_sd"]), "autoencoder": (s["ae_mu"], s["ae_sd"])}
     return maps, stats
 
 

@@ -52,3 +52,23 @@ def test_probe_view_reads_the_cached_sweep():
 def test_bad_input_raises_value_error(call):
     with pytest.raises(ValueError):
         call()
+
+
+def test_probe_features_are_standardized_on_the_unlabelled_images_and_cached():
+    import torch
+
+    from course_utils import checkpoints, config, data
+
+    x, _ = data.load_mnist("train", n=config.size("mnist_train"), seed=0)
+    feats = {}
+    for kind in ("PCA", "autoencoder"):
+        f = feats[kind] = zoo.probe_features(x, kind)
+        assert f.shape == (len(x), zoo.PROBE_CODE_SIZE)
+        assert torch.allclose(f.mean(0), torch.zeros(zoo.PROBE_CODE_SIZE), atol=1e-3)
+        sd = f.std(0)
+        live = sd > 0.5                                                  # a dead ReLU code unit stays at 0
+        assert torch.allclose(sd[live], torch.ones(int(live.sum())), atol=1e-3) and torch.all(sd[~live] < 1e-5)
+    assert list(config.cache_dir().glob("probe_stats-*.npz"))           # the statistics are on disk
+    zoo._PROBE_CACHE.clear()                                            # as in a fresh kernel: loaded, same numbers
+    for kind, f in feats.items():
+        assert torch.allclose(zoo.probe_features(x[:50], kind), f[:50], atol=1e-5)
