@@ -30,7 +30,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--recon-budget", type=float, default=None,
                    help="training budget in seconds for the reconstruction part (default 170, quick 3)")
     p.add_argument("--modes", default=None,
-                   help="course part: comma-separated modes, fast and/or full (default both; quick: fast)")
+                   help="course part: comma-separated modes among fast, full, full-cached "
+                        "(default all three; quick: fast)")
     p.add_argument("--notebooks", default=None,
                    help="course part: comma-separated notebook file names (default all; quick: the first)")
     return p.parse_args(argv)

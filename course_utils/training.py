@@ -273,20 +273,25 @@ def fit(
     return hist
 
 
-@torch.no_grad()
-def reconstruct(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
-    """Run ``model`` on ``x`` (N, D) in eval mode, in batches; returns (N, D) on ``x``'s device."""
-    check_images(x, "x")
+def _batched_outputs(model: nn.Module, x: torch.Tensor, batch_size: int):
+    """Yield ``(start, model(x[start:start + batch_size]))`` (float, on the model's device) in eval
+    mode, restoring the model's mode afterwards."""
     batch_size = _positive_int(batch_size, "batch_size")
     dev = next(model.parameters()).device
     was_training = model.training
     model.eval()
     try:
-        outs = [model(x[i:i + batch_size].to(dev)).float().to(x.device)
-                for i in range(0, x.shape[0], batch_size)]
+        for i in range(0, x.shape[0], batch_size):
+            yield i, model(x[i:i + batch_size].to(dev)).float()
     finally:
         model.train(was_training)
-    return torch.cat(outs)
+
+
+@torch.no_grad()
+def reconstruct(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    """Run ``model`` on ``x`` (N, D) in eval mode, in batches; returns (N, D) on ``x``'s device."""
+    check_images(x, "x")
+    return torch.cat([out.to(x.device) for _, out in _batched_outputs(model, x, batch_size)])
 
 
 @torch.no_grad()
@@ -301,16 +306,8 @@ def mse(model: nn.Module, x_in: torch.Tensor, x_target: torch.Tensor | None = No
     check_images(x_in, "x_in")
     if x_in.shape != target.shape:
         raise ValueError(f"x_in {tuple(x_in.shape)} and x_target {tuple(target.shape)} must match")
-    batch_size = _positive_int(batch_size, "batch_size")
-    dev = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    total = torch.zeros((), dtype=torch.float64)
-    try:
-        for i in range(0, x_in.shape[0], batch_size):
-            out = model(x_in[i:i + batch_size].to(dev)).float()
-            diff = out.sub_(target[i:i + batch_size].to(dev))
-            total += float(diff.pow_(2).sum(dtype=torch.float64))
-    finally:
-        model.train(was_training)
-    return float(total) / target.numel()
+    total = 0.0
+    for i, out in _batched_outputs(model, x_in, batch_size):
+        diff = out - target[i:i + out.shape[0]].to(out.device)  # not in place: out may alias x_in
+        total += float(diff.pow_(2).sum(dtype=torch.float64))
+    return total / target.numel()

@@ -97,8 +97,16 @@ def test_course_quick_runs_a_notebook_in_a_fresh_kernel():
     (nb,) = fast["notebooks"].values()
     assert positive(nb["wall_s"])
     assert 50 < nb["peak_mb"] < 16_000  # a Python kernel holding torch: tens of MB at the least
-    with pytest.raises(ValueError, match="modes"):
+    with pytest.raises(ValueError, match="modes must be among"):
         course.run(quick=True, modes=["slow"])
+
+
+def test_course_cached_mode_reuses_the_full_runs_cache():
+    # asking for full-cached alone runs full first (to fill the cache), then again on that cache
+    r = course.run(modes=["full-cached"], notebooks=["00_start_here.ipynb"])
+    assert list(r["modes"]) == ["full", "full-cached"]
+    for mode in r["modes"].values():
+        assert not mode["failed"] and positive(mode["total_wall_s"]) and positive(mode["max_peak_mb"])
 
 
 def test_cli_writes_json_and_prints_a_table(tmp_path, capsys):

@@ -139,3 +139,19 @@ def test_fit_rejects_bad_data():
         fit(m, torch.rand(20, 784), x_test=torch.rand(5, 100), epochs=1, batch_size=10, lr=1e-3, progress=False)
     with pytest.raises(ValueError, match="must match"):
         mse(m, torch.rand(5, 784), torch.rand(4, 784))
+
+
+def test_mse_leaves_its_inputs_alone_even_when_the_model_returns_them():
+    class PassThrough(torch.nn.Module):  # a real module whose output is its input tensor
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, x):
+            return x
+
+    x = torch.rand(30, 784)
+    target = torch.rand(30, 784)
+    before = x.clone()
+    assert mse(PassThrough(), x, target, batch_size=7) == pytest.approx(float(((x - target) ** 2).mean()), rel=1e-6)
+    assert torch.equal(x, before)
