@@ -327,6 +327,8 @@ def pca_mse(x: torch.Tensor, k: int, pca: dict | None = None, batch_size: int = 
     """Mean squared error per pixel of :func:`pca_reconstruct` on images (N, 784), computed batch
     by batch (sums in float64), so that 60 000 images need no full-size temporaries."""
     training.check_images(x, "x", 784)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     p = pca_fit() if pca is None else pca
     total = 0.0
     for i in range(0, len(x), batch_size):

@@ -53,6 +53,9 @@ def test_plots_return_figures():
     assert figs[1].axes[0].images[0].get_array().shape == (3 * 28 + 2 * 4, 5 * 28 + 4 * 2)
     with pytest.raises(ValueError, match="not square"):
         show_images(torch.rand(2, 10))
+    for bad in (0, -2, 1.5):
+        with pytest.raises(ValueError, match=r"n must be a positive integer \(images per row\)"):
+            show_rows({"Origin": x[:5]}, n=bad)
     with pytest.raises(ValueError, match=r"codes must be \(N, 2\)"):
         plot_latent(np.zeros((5, 2)), np.zeros(4))
 

@@ -93,6 +93,9 @@ def test_pca_fit_is_a_real_pca(small_family):
     err8 = float(((zoo.pca_reconstruct(x, 8, p) - x) ** 2).mean())
     assert err8 == pytest.approx(float(ev[8:].sum()) / 784, rel=1e-4)  # closed form
     assert zoo.pca_mse(x, 8, p, batch_size=333) == pytest.approx(err8, rel=1e-5)  # in batches, same number
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+            zoo.pca_mse(x[:5], 8, p, batch_size=bad)
     for bad in (0, 785, 2.0):
         with pytest.raises(ValueError, match="k must be"):
             zoo.pca_reconstruct(x[:5], bad, p)
