@@ -240,8 +240,8 @@ def pca_rate_distortion(x_train, x_test, components: Sequence[int], bits: Sequen
         span = np.maximum(hi - lo, 1e-8)
         for b in bs:
             steps = 2 ** b - 1
-            s_tr = np.rint(np.clip((ctr - lo) / span, 0, 1) * steps).astype(np.int64)
-            s_te = np.rint(np.clip((cte - lo) / span, 0, 1) * steps).astype(np.int64)
+            s_tr = np.rint(np.clip((ctr - lo) / span, 0, 1) * steps).astype(np.uint16)  # as to_symbols
+            s_te = np.rint(np.clip((cte - lo) / span, 0, 1) * steps).astype(np.uint16)
             rec = np.clip(mean + (lo + s_te / steps * span) @ w, 0, 1)
             out["components"].append(k); out["bits"].append(b)
             out["rate"].append(code_length_bits(s_tr, s_te, steps + 1))
@@ -287,7 +287,8 @@ def jpeg_rate_distortion(x, qualities: Sequence[int], keep: int = 10) -> dict:
             payload += len(data) - jpeg_header_bytes(data)
             dec[i] = np.asarray(Image.open(io.BytesIO(data)), dtype=np.float32).reshape(-1) / 255.0
         file_bits.append(8.0 * total / len(a)); payload_bits.append(8.0 * payload / len(a))
-        mses.append(float(((dec - a) ** 2).mean())); decoded.append(dec[:keep])
+        mses.append(float(((dec - a) ** 2).mean()))
+        decoded.append(dec[:keep].copy())  # a copy: a view would keep all N decoded images alive
     return {"quality": np.asarray(qs), "file_bits": np.asarray(file_bits),
             "payload_bits": np.asarray(payload_bits), "mse": np.asarray(mses),
             "decoded": np.stack(decoded)}
