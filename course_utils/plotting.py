@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-__all__ = ["to_numpy", "mosaic", "stack_rows", "draw_rows", "row_names", "show_images", "show_rows", "plot_latent", "plot_losses", "DIGIT_COLORS",
-           "plot_rate_distortion"]
+__all__ = ["to_numpy", "mosaic", "stack_rows", "draw_rows", "row_names", "show_images", "show_rows",
+           "plot_latent", "plot_losses", "DIGIT_COLORS", "plot_rate_distortion"]
 
 DIGIT_COLORS = plt.get_cmap("tab10")
 _GREY_BLANK = plt.get_cmap("gray").with_extremes(bad="white")  # NaN (gaps between rows) drawn white
@@ -74,7 +74,9 @@ def mosaic(images, gap: int = 2, fill: float = 1.0) -> np.ndarray:
     return out
 
 
-def _check_per_row(n) -> None:
+def _check_rows(rows, n) -> None:
+    if not rows:
+        raise ValueError("rows must hold at least one named row of images")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer (images per row), got {n!r}")
 
@@ -82,9 +84,7 @@ def _check_per_row(n) -> None:
 def stack_rows(rows: Mapping[str, object], n: int = 10, gap: int = 4) -> tuple[np.ndarray, list[float]]:
     """Rows of images as one array: each row a :func:`mosaic` of its first ``n`` images, rows
     ``gap`` pixels apart (NaN there, drawn blank). Returns ``(array (H_total, W_max), row centres)``."""
-    if not rows:
-        raise ValueError("show_rows needs at least one row of images")
-    _check_per_row(n)
+    _check_rows(rows, n)
     mosaics = [mosaic(_as_images(v)[:n]) for v in rows.values()]
     height = sum(m.shape[0] for m in mosaics) + gap * (len(mosaics) - 1)
     out = np.full((height, max(m.shape[1] for m in mosaics)), np.nan, dtype=np.float32)
@@ -119,9 +119,7 @@ def show_rows(rows: Mapping[str, object], title: str | None = None, n: int = 10,
     """Rows of images with a name on the left, e.g. the seminar's
     ``{"Origin": x, "Input X": noisy, "Output Y": out}``. Each value: (N, 784) or (N, 28, 28).
     Pixel values are shown clipped to [0, 1]; the rows are one image on one axes."""
-    if not rows:
-        raise ValueError("show_rows needs at least one row of images")
-    _check_per_row(n)
+    _check_rows(rows, n)
     ncols = max(len(_as_images(v)[:n]) for v in rows.values())
     width, height = scale * ncols + 1.4, scale * len(rows) + (0.5 if title else 0.1)
     fig = plt.figure(figsize=(width, height))

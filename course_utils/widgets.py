@@ -173,16 +173,15 @@ _LATENT_VIEW_MEMO: dict = {}
 
 
 def _latent_view_data(code_size: int):
-    """(model, curve, test images) behind :func:`latent_size_view`, kept in memory per cache
+    """(model, curve, test images, PCA) behind :func:`latent_size_view`, kept in memory per cache
     folder and mode, so a slider move costs one forward pass and a redraw, not file loads."""
-    from . import config, data, zoo
+    from . import config, zoo
 
     key = (str(config.cache_dir()), config.FAST)
     memo = _LATENT_VIEW_MEMO.get(key)
     if memo is None:
         _LATENT_VIEW_MEMO.clear()
-        # the test part of zoo.mnist_split(), without loading the training images as well
-        x_test, _ = data.load_mnist("test", n=config.size("mnist_test"), seed=0)
+        x_test, _ = zoo.mnist_test()
         memo = _LATENT_VIEW_MEMO[key] = {"models": {}, "curve": zoo.latent_curve(), "x_test": x_test,
                                          "pca": zoo.pca_fit()}
     if code_size not in memo["models"]:

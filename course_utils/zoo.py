@@ -256,8 +256,12 @@ def mnist_split(seed: int = 0):
     """The lessons' MNIST subsets: ``(x_train, y_train, x_test, y_test)`` with
     ``config.size("mnist_train")`` / ``config.size("mnist_test")`` class-balanced images."""
     x, y = data.load_mnist("train", n=config.size("mnist_train"), seed=seed)
-    xt, yt = data.load_mnist("test", n=config.size("mnist_test"), seed=seed)
-    return x, y, xt, yt
+    return (x, y, *mnist_test(seed))
+
+
+def mnist_test(seed: int = 0):
+    """``(x_test, y_test)``: the test part of :func:`mnist_split`, without loading the training images."""
+    return data.load_mnist("test", n=config.size("mnist_test"), seed=seed)
 
 
 def latent_config(code_size: int) -> dict:
@@ -347,7 +351,7 @@ def latent_curve(sizes=None) -> dict:
            "n_test": config.size("mnist_test"), "data_seed": 0}
 
     def compute():
-        xt, _ = data.load_mnist("test", n=config.size("mnist_test"), seed=0)  # mnist_split()'s test part
+        xt, _ = mnist_test()
         p = pca_fit()
         return {"pca_test_mse": np.array([pca_mse(xt, k, p) for k in sizes])}
 
@@ -433,7 +437,7 @@ def noisy_test(kind: str = "gaussian", level: float = DAE_SIGMA, n: int | None =
     images and one fixed corrupted copy (seed DAE_EVAL_SEED) — every error of notebook 06 is
     measured on it, so all methods see the same noise."""
     spec = _dae_noise_spec(kind, level)
-    xt, _ = data.load_mnist("test", n=config.size("mnist_test"), seed=0)  # = mnist_split()'s test part
+    xt, _ = mnist_test()
     if n is not None:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(xt):
             raise ValueError(f"n must be an integer in 1..{len(xt)}, got {n!r}")
@@ -688,7 +692,7 @@ def probe_accuracy(n: int, draw: int, kind: str, x_test=None, y_test=None) -> fl
     from sklearn.linear_model import LogisticRegression
 
     if x_test is None:
-        x_test, y_test = data.load_mnist("test", n=config.size("mnist_test"), seed=0)
+        x_test, y_test = mnist_test()
     x, y = probe_labelled(n, draw)
     clf = LogisticRegression(C=1.0, max_iter=1000)
     clf.fit(probe_features(x, kind).numpy(), y.numpy())
