@@ -15,6 +15,7 @@ the best repeat of each is kept, so that a busy machine slows all three alike:
 """
 from __future__ import annotations
 
+import math
 import time
 
 import torch
@@ -42,55 +43,77 @@ class GemmBound:
 
     def __init__(self, model: nn.Module, batch: int, device, dtype=torch.float32):
         g = torch.Generator().manual_seed(0)
-        self.ops = []
+        self.forward_ops, self.backward_ops = [], []
         for li, m in enumerate(_linears(model)):
             o, i = m.out_features, m.in_features
             mk = lambda *s: torch.rand(*s, generator=g).to(device, dtype)  # noqa: E731
             x, w, gy = mk(batch, i), mk(o, i), mk(batch, o)
-            self.ops.append((x, w.t(), torch.empty(batch, o, device=device, dtype=dtype)))  # forward
+            self.forward_ops.append((x, w.t(), torch.empty(batch, o, device=device, dtype=dtype)))
             if li > 0:
-                self.ops.append((gy, w, torch.empty(batch, i, device=device, dtype=dtype)))  # grad_X
-            self.ops.append((gy.t(), x, torch.empty(o, i, device=device, dtype=dtype)))  # grad_W
+                self.backward_ops.append((gy, w, torch.empty(batch, i, device=device, dtype=dtype)))  # grad_X
+            self.backward_ops.append((gy.t(), x, torch.empty(o, i, device=device, dtype=dtype)))  # grad_W
+        self.ops = self.forward_ops + self.backward_ops
         self.device = device
 
-    def step(self) -> None:
-        for a, b, out in self.ops:
+    def step(self, ops=None) -> None:
+        for a, b, out in self.ops if ops is None else ops:
             torch.mm(a, b, out=out)
 
-    def seconds_per_step(self, steps: int) -> float:
-        self.step()
+    def seconds_per_step(self, steps: int, forward_only: bool = False) -> float:
+        ops = self.forward_ops if forward_only else self.ops
+        self.step(ops)
         sync(self.device)
         t = time.perf_counter()
         for _ in range(steps):
-            self.step()
+            self.step(ops)
         sync(self.device)
         return (time.perf_counter() - t) / steps
 
 
-def step_parts_ms(device, steps: int = 30) -> dict:
-    """Milliseconds per step of the parts of a training step the GEMM bound leaves out, each timed
-    alone: drawing the batch's noise (``data.add_noise``, 300 x 784 normals) and the optimiser
-    step (``training._make_optimizer``: fused Adam over the 1,067,024 parameters)."""
+PHASES = ("gather", "noise", "forward", "loss", "zero_grad", "backward", "adam")
+
+
+def step_phases_ms(x: torch.Tensor, device, steps: int = 40) -> dict:
+    """Milliseconds of each phase of a training step, timed inside real steps (best of ``steps``
+    after a warm-up), with the calls ``training.fit`` makes: gather the batch (``index_select``),
+    draw its noise (``data.add_noise``, 300 x 784 normals), forward, loss, ``zero_grad``, backward,
+    and the optimiser step (``training._make_optimizer``: fused Adam over 1,067,024 parameters).
+    Timed inside a step, Adam finds its 17 MB of state out of cache, as it does in ``fit``."""
     from course_utils.data import add_noise
     from course_utils.models import seminar_dae
     from course_utils.training import _make_optimizer
 
-    from .common import timed
-
     dev = torch.device(device)
-    x = torch.rand(BATCH, 784, device=dev)
+    xs = x.to(dev)
     g = torch.Generator(device=dev).manual_seed(0)
+    torch.manual_seed(0)
     model = seminar_dae().to(dev)
     opt = _make_optimizer("adam", model.parameters(), 0.01)
-    for p in model.parameters():
-        p.grad = torch.randn_like(p) * 1e-3
-
-    def many(fn):
-        fn()
-        return 1e3 * timed(lambda: [fn() for _ in range(steps)], dev) / steps
-
-    return {"noise_ms": many(lambda: add_noise(x, "gaussian", 0.3, generator=g)),
-            "adam_ms": many(opt.step)}
+    perm = torch.randperm(len(xs), generator=g, device=dev)
+    best = {k: math.inf for k in PHASES}
+    for s in range(steps + 5):
+        i = (s * BATCH) % max(len(xs) - BATCH + 1, 1)
+        t = [0.0] * (len(PHASES) + 1)
+        sync(dev)
+        t[0] = time.perf_counter()
+        xb = xs.index_select(0, perm[i:i + BATCH])
+        sync(dev); t[1] = time.perf_counter()
+        noisy = add_noise(xb, "gaussian", 0.3, generator=g)
+        sync(dev); t[2] = time.perf_counter()
+        out = model(noisy)
+        sync(dev); t[3] = time.perf_counter()
+        loss = nn.functional.mse_loss(out, xb)
+        sync(dev); t[4] = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        sync(dev); t[5] = time.perf_counter()
+        loss.backward()
+        sync(dev); t[6] = time.perf_counter()
+        opt.step()
+        sync(dev); t[7] = time.perf_counter()
+        if s >= 5:
+            for k, name in enumerate(PHASES):
+                best[name] = min(best[name], 1e3 * (t[k + 1] - t[k]))
+    return best
 
 
 def fit_samples_per_sec(x: torch.Tensor, device, amp: bool) -> float:
@@ -158,13 +181,15 @@ def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | 
 
     fit_samples_per_sec(x[: 3 * BATCH], device, amp=False)  # warm-up: allocator, BLAS threads
     bound_s = {dt: [] for dt in bounds}
+    forward_s: list[float] = []
     fit_sps = {amp: [] for amp in amp_modes}
     tut_sps: list[float] = []
-    parts: list[dict] = []
+    phases: list[dict] = []
     for _ in range(repeats):  # interleaved, so that a busy spell slows every contender alike
         for dt, b in bounds.items():
             bound_s[dt].append(b.seconds_per_step(gemm_steps))
-        parts.append(step_parts_ms(device, steps=5 if quick else 30))
+        forward_s.append(bounds[torch.float32].seconds_per_step(gemm_steps, forward_only=True))
+        phases.append(step_phases_ms(x, device, steps=5 if quick else 40))
         for amp in amp_modes:
             fit_sps[amp].append(fit_samples_per_sec(x, device, amp))
         if tutorial:
@@ -183,16 +208,18 @@ def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | 
     }
     if torch.bfloat16 in best_bound:
         res["gemm_bound_bf16_samples_per_sec"] = best_bound[torch.bfloat16]
-    # where a step's time goes: GEMMs (the bound), noise and Adam timed alone, the rest by difference
+    # where a step's time goes: its phases timed inside real steps, beside the GEMMs timed alone
     fit_best = max(fit_sps[False]) if False in fit_sps else None
-    step = {"gemm_ms": 1e3 * min(bound_s[torch.float32]),
-            "noise_ms": min(p["noise_ms"] for p in parts), "adam_ms": min(p["adam_ms"] for p in parts)}
+    gemm, gemm_fwd = 1e3 * min(bound_s[torch.float32]), 1e3 * min(forward_s)
+    step = {"gemm_ms": gemm, "gemm_forward_ms": gemm_fwd, "gemm_backward_ms": gemm - gemm_fwd}
+    step.update({f"{k}_ms": min(p[k] for p in phases) for k in PHASES})
+    step["phases_sum_ms"] = sum(step[f"{k}_ms"] for k in PHASES)
+    # what a step does besides the GEMMs: everything but forward and backward, and their non-GEMM part
+    step["beside_gemm_ms"] = step["phases_sum_ms"] - gemm
+    # the best ratio any loop could reach that draws fresh noise and steps Adam like this one
+    step["ratio_if_only_gemm_noise_adam"] = gemm / (gemm + step["noise_ms"] + step["adam_ms"])
     if fit_best:
         step["fit_step_ms"] = 1e3 * BATCH / fit_best
-        step["rest_ms"] = step["fit_step_ms"] - step["gemm_ms"] - step["noise_ms"] - step["adam_ms"]
-        # the best ratio a fit could reach if only the GEMMs, the noise and Adam were left
-        step["ratio_if_only_gemm_noise_adam"] = step["gemm_ms"] / (step["gemm_ms"] + step["noise_ms"]
-                                                                   + step["adam_ms"])
     res["step_ms"] = step
     rows = [row("GEMM bound (fp32)", round(fp32_bound), "samples/s", "",
                 None),
@@ -213,10 +240,11 @@ def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | 
                         round(entry["ratio_to_bound"], 3), "", target,
                         (entry["ratio_to_bound"] >= 0.85) if target else None))
     if fit_best:
-        rows.append(row("step: fit / GEMMs / noise / Adam / rest",
-                        " / ".join(f"{step[k]:.2f}" for k in ("fit_step_ms", "gemm_ms", "noise_ms", "adam_ms",
-                                                                "rest_ms")), "ms"))
-        rows.append(row("fit / bound if only GEMMs+noise+Adam ran", round(step["ratio_if_only_gemm_noise_adam"], 3)))
+        rows.append(row("step: fit / sum of its phases / GEMMs alone", " / ".join(
+            f"{step[k]:.2f}" for k in ("fit_step_ms", "phases_sum_ms", "gemm_ms")), "ms"))
+    rows.append(row("phases: " + " / ".join(PHASES), " / ".join(f"{step[k + '_ms']:.2f}" for k in PHASES), "ms"))
+    rows.append(row("GEMMs alone: forward / backward", f"{gemm_fwd:.2f} / {gemm - gemm_fwd:.2f}", "ms"))
+    rows.append(row("bound ratio if only GEMMs + noise + Adam ran", round(step["ratio_if_only_gemm_noise_adam"], 3)))
     if tutorial:
         tut = max(tut_sps)
         res["tutorial_samples_per_sec"] = tut

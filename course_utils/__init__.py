@@ -4,7 +4,7 @@ One module per concern (see ``shared/DESIGN.md`` and the README):
 
 ========== ===========================================================
 config      sizes and switches (fast mode, folders)
-data        ``load_mnist``, ``add_noise``
+data        ``load_mnist``, ``shared_images`` (read-only, no second copy), ``add_noise``
 models      ``Autoencoder``, ``seminar_dae``, ``autoencoder``, ``linear_autoencoder``
 device      ``pick_device``, ``describe_runtime``
 training    ``fit``, ``reconstruct``, ``mse``

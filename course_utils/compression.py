@@ -204,7 +204,7 @@ def principal_axes(x: torch.Tensor, k: int | None = None, chunk: int = 10_000,
         x[i:i + chunk].double().sum(0) for i in range(0, len(x), chunk)) / len(x)
     cov = torch.zeros(d, d, dtype=torch.float64)
     for i in range(0, len(x), chunk):
-        xc = x[i:i + chunk].double() - mean
+        xc = x[i:i + chunk].double().sub_(mean)  # centred in the chunk's own float64 copy
         cov += xc.T @ xc
     evals, evecs = torch.linalg.eigh(cov / len(x))
     order = torch.argsort(evals, descending=True)[:k]
@@ -240,13 +240,26 @@ def pca_rate_distortion(x_train, x_test, components: Sequence[int], bits: Sequen
         span = np.maximum(hi - lo, 1e-8)
         for b in bs:
             steps = 2 ** b - 1
-            s_tr = np.rint(np.clip((ctr - lo) / span, 0, 1) * steps).astype(np.uint16)  # as to_symbols
-            s_te = np.rint(np.clip((cte - lo) / span, 0, 1) * steps).astype(np.uint16)
-            rec = np.clip(mean + (lo + s_te / steps * span) @ w, 0, 1)
+            s_tr, s_te = _quantize(ctr, lo, span, steps), _quantize(cte, lo, span, steps)
+            # decoded in float64 like before, 2 000 test images at a time (not one (N, 784) float64)
+            sq = 0.0
+            for i in range(0, len(xte), 2_000):
+                rec = np.clip(mean + (lo + s_te[i:i + 2_000] / steps * span) @ w, 0, 1)
+                sq += float(((rec - xte[i:i + 2_000]) ** 2).sum())
             out["components"].append(k); out["bits"].append(b)
             out["rate"].append(code_length_bits(s_tr, s_te, steps + 1))
-            out["mse"].append(float(((rec - xte) ** 2).mean()))
+            out["mse"].append(sq / xte.size)
     return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _quantize(c: np.ndarray, lo: np.ndarray, span: np.ndarray, steps: int) -> np.ndarray:
+    """uint16 symbols ``rint(clip((c - lo) / span, 0, 1) * steps)`` (as :func:`to_symbols`), with one
+    float temporary the size of ``c`` instead of one per operation."""
+    t = c - lo
+    t /= span
+    np.clip(t, 0, 1, out=t)
+    t *= steps
+    return np.rint(t, out=t).astype(np.uint16)
 
 
 def jpeg_header_bytes(data: bytes) -> int:

@@ -8,6 +8,7 @@ import hashlib
 import math
 import shutil
 import tempfile
+import weakref
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,7 +17,8 @@ import torch
 
 from . import config
 
-__all__ = ["MNIST_FILES", "MNISTError", "load_mnist", "add_noise", "NOISE_KINDS", "ensure_mnist"]
+__all__ = ["MNIST_FILES", "MNISTError", "load_mnist", "shared_images", "add_noise", "NOISE_KINDS",
+           "ensure_mnist"]
 
 #: The four uncompressed MNIST files: name -> (bytes, md5). Published checksums.
 MNIST_FILES: dict[str, tuple[int, str]] = {
@@ -150,10 +152,9 @@ def _load_split(raw: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     return images.reshape(len(images), -1), labels
 
 
-def _to_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def _to_float(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, 784) → float32 in [0, 1] with a single float copy (no float64 temporaries)."""
-    x = torch.from_numpy(images.astype(np.float32)).div_(255.0)  # one float copy, then in place
-    return x, torch.from_numpy(labels.astype(np.int64))
+    return torch.from_numpy(images.astype(np.float32)).div_(255.0)  # one float copy, then in place
 
 
 def _balanced_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -193,16 +194,66 @@ def load_mnist(
         ValueError: unknown split, or ``n`` not in 1..size of the split.
         MNISTError: files missing and not downloadable, or corrupt; the message says how to fix it.
     """
+    key, images, labels, idx = _locate(split, n, root, seed)
+    if idx is not None:
+        images, labels = images[idx], labels[idx]
+    x = _to_float(images)
+    for k in [k for k, ref in _ISSUED.items() if ref() is None]:
+        del _ISSUED[k]
+    _ISSUED[key] = weakref.ref(x)
+    return x, torch.from_numpy(labels.astype(np.int64))
+
+
+def _locate(split: str, n, root, seed: int):
+    """Check the arguments of :func:`load_mnist`; return ``(key, raw images, raw labels, indices)``
+    (indices ``None`` for the whole split)."""
     if split not in _SPLIT_FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     raw = ensure_mnist(root)
     images, labels = _load_split(str(raw), split)
     if n is None:
-        return _to_tensors(images, labels)
+        return (str(raw), split, None, None), images, labels, None
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(labels):
         raise ValueError(f"n must be an integer from 1 to {len(labels)} for split {split!r}, got {n!r}")
-    idx = _balanced_indices(labels, int(n), seed)
-    return _to_tensors(images[idx], labels[idx])
+    return (str(raw), split, int(n), int(seed)), images, labels, _balanced_indices(labels, int(n), seed)
+
+
+#: The images each (folder, split, n, seed) was last loaded as, held weakly: while the caller keeps
+#: them, :func:`shared_images` can hand them to code that only reads them.
+_ISSUED: dict[tuple, weakref.ref] = {}
+
+
+def shared_images(split: str = "train", n: int | None = None, root: str | Path | None = None,
+                  seed: int = 0, chunk: int = 10_000) -> torch.Tensor:
+    """The images of ``load_mnist(split, n, root, seed)`` (N, 784), for code that only reads them.
+
+    If the images of an earlier call with the same arguments are still held (a notebook's
+    ``x_train``) and still exactly what the files give (compared ``chunk`` rows at a time, so a
+    learner's in-place change is noticed), those very images are returned instead of a second
+    copy: 188 MB saved for the 60 000 training images. Otherwise they are loaded afresh (and
+    shared from then on). Never modify the result; use :func:`load_mnist` for a copy of your own.
+    """
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
+    key, images, _, idx = _locate(split, n, root, seed)
+    ref = _ISSUED.get(key)
+    x = ref() if ref is not None else None
+    if x is not None and _unchanged(x, images, idx, chunk):
+        return x
+    return load_mnist(split, n, root, seed)[0]
+
+
+def _unchanged(x: torch.Tensor, images: np.ndarray, idx: np.ndarray | None, chunk: int) -> bool:
+    """Whether ``x`` still equals the float images of ``images[idx]``, bit for bit."""
+    rows = len(images) if idx is None else len(idx)
+    if (x.dtype != torch.float32 or x.device.type != "cpu" or x.requires_grad
+            or tuple(x.shape) != (rows, images.shape[1])):
+        return False
+    for i in range(0, rows, chunk):
+        part = images[i:i + chunk] if idx is None else images[idx[i:i + chunk]]
+        if not torch.equal(x[i:i + chunk], _to_float(part)):
+            return False
+    return True
 
 
 def add_noise(

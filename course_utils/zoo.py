@@ -264,6 +264,14 @@ def mnist_test(seed: int = 0):
     return data.load_mnist("test", n=config.size("mnist_test"), seed=seed)
 
 
+def _split_images(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x_train, x_test)`` of :func:`mnist_split` for the zoo's own training and fitting, which
+    only read them: the notebook's own ``x_train`` when it holds an unchanged one
+    (:func:`data.shared_images`), so that training a model does not need a second copy."""
+    return (data.shared_images("train", n=config.size("mnist_train"), seed=seed),
+            data.shared_images("test", n=config.size("mnist_test"), seed=seed))
+
+
 def latent_config(code_size: int) -> dict:
     """The full configuration (every setting) of the latent-family model with ``code_size``."""
     (code_size,) = _check_code_sizes([code_size])
@@ -288,7 +296,7 @@ def latent_model(code_size: int, progress: bool = False):
         return models.autoencoder(code_size, hidden=LATENT_HIDDEN)
 
     def train(model):
-        x, _, xt, _ = mnist_split(cfg["data_seed"])
+        x, xt = _split_images(cfg["data_seed"])
         return training.fit(model, x, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
                             lr=cfg["lr"], x_test=xt, seed=cfg["seed"], progress=progress)
 
@@ -309,7 +317,7 @@ def pca_fit(n_train: int | None = None, seed: int = 0) -> dict:
         raise ValueError(f"n_train must be an integer in 2..60000, got {n_train!r}")
 
     def compute():
-        x, _ = data.load_mnist("train", n=n, seed=seed)
+        x = data.shared_images("train", n=n, seed=seed)
         mean, axes, variances = principal_axes(x, with_variances=True)
         return {"mean": mean, "components": axes, "eigenvalues": variances}
 
@@ -419,7 +427,7 @@ def dae_model(step: str = "seminar", kind: str = "gaussian", level: float = DAE_
                                   output_activation=cfg["output_activation"], init=cfg["init"])
 
     def train(model):
-        x, _, xt, _ = mnist_split(cfg["data_seed"])
+        x, xt = _split_images(cfg["data_seed"])
         return training.fit(model, x, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
                             noise=cfg["noise"], x_test=xt, seed=cfg["seed"], progress=progress)
 
@@ -482,7 +490,7 @@ def pca_denoiser(kind: str = "gaussian", level: float = DAE_SIGMA) -> PCADenoise
            "val_seed": 2, "ks": list(PCA_DENOISE_KS), "clip": True}
 
     def compute():
-        x, _, _, _ = mnist_split(cfg["data_seed"])
+        x = data.shared_images("train", n=config.size("mnist_train"), seed=cfg["data_seed"])
         fit_x, val = x[:-n_val], x[-n_val:]
         mean, axes = principal_axes(fit_x, max(PCA_DENOISE_KS))
         comps = axes.T.contiguous()  # PCADenoiser keeps components as rows
@@ -557,7 +565,7 @@ def compression_model(bits: int, progress: bool = False):
         return compression.QuantizedAutoencoder(cfg["latent"], bits, hidden=COMPRESSION_HIDDEN)
 
     def train(model):
-        x, _ = data.load_mnist("train", n=cfg["n_train"], seed=cfg["data_seed"])
+        x = data.shared_images("train", n=cfg["n_train"], seed=cfg["data_seed"])
         return training.fit(model, x, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
                             lr=cfg["lr"], seed=cfg["seed"], progress=progress)
 
@@ -593,7 +601,7 @@ def compression_curve() -> dict:
            "jpeg_qualities": list(JPEG_QUALITIES), "rate": "train-table-arithmetic-v1"}
 
     def compute():
-        x, _ = data.load_mnist("train", n=config.size("mnist_train"), seed=0)
+        x = data.shared_images("train", n=config.size("mnist_train"), seed=0)
         xt, _ = compression_test_images()
         out = {k: [] for k in ("ae_bits", "ae_fixed_bits", "ae_rate", "ae_lzma_bits",
                                "ae_zlib_bits", "ae_mse")}
@@ -631,7 +639,7 @@ def _probe_features(n_unlabelled: int):
         return torch.cat([(z[i:i + chunk] - mean) @ top for i in range(0, len(z), chunk)])
 
     def compute():
-        x, _ = data.load_mnist("train", n=n_unlabelled, seed=0)
+        x = data.shared_images("train", n=n_unlabelled, seed=0)
         mean, top = principal_axes(x, PROBE_CODE_SIZE)
         out = {"pca_mean": mean, "pca_top": top}
         for name, fx in (("pca", pca_coefficients(x, mean, top)), ("ae", _encode(ae, x))):

@@ -52,6 +52,43 @@ def test_returned_tensors_are_copies():
     assert float(x2.sum()) > 0
 
 
+def test_shared_images_lend_the_callers_unchanged_copy():
+    x, _ = load_mnist("train", n=3000, seed=5)
+    shared = data.shared_images("train", n=3000, seed=5, chunk=700)  # chunks that do not divide N
+    assert shared is x  # no second copy while the caller holds an unchanged one
+    assert data.shared_images("train", n=3000, seed=6) is not x  # other arguments, other images
+    x[2999, 400] += 1e-3  # a learner's in-place change, in the last (short) chunk
+    fresh = data.shared_images("train", n=3000, seed=5, chunk=700)
+    assert fresh is not x
+    assert data.shared_images("train", n=3000, seed=5) is fresh  # from then on, fresh is lent
+    assert torch.equal(fresh, load_mnist("train", n=3000, seed=5)[0])
+    assert float(fresh[2999, 400]) != float(x[2999, 400])
+
+
+def test_shared_images_load_when_nothing_is_held():
+    x, _ = load_mnist("test", n=50, seed=1)
+    del x  # the caller dropped its copy: nothing to lend
+    shared = data.shared_images("test", n=50, seed=1)
+    assert torch.equal(shared, load_mnist("test", n=50, seed=1)[0])
+    full = data.shared_images("test")  # the whole split, no subset indices
+    assert full.shape == (10_000, 784) and data.shared_images("test") is full
+
+
+def test_shared_images_never_lend_a_tensor_that_was_reshaped_or_made_trainable():
+    x, _ = load_mnist("test", n=40, seed=2)
+    x.requires_grad_(True)
+    assert data.shared_images("test", n=40, seed=2) is not x
+    y, _ = load_mnist("test", n=40, seed=3)
+    y.resize_(20, 784)  # in place: same object, other shape
+    assert data.shared_images("test", n=40, seed=3).shape == (40, 784)
+
+
+@pytest.mark.parametrize("bad", [dict(chunk=0), dict(chunk=2.5), dict(chunk=True), dict(n=0), dict(split="val")])
+def test_shared_images_bad_arguments(bad):
+    with pytest.raises(ValueError, match="chunk|split|n must"):
+        data.shared_images(**{"split": "test", **bad})
+
+
 @pytest.mark.parametrize("bad", [dict(split="validation"), dict(n=0), dict(n=10**6), dict(n=2.5)])
 def test_bad_arguments(bad):
     with pytest.raises(ValueError, match="split|n must"):

@@ -1,4 +1,5 @@
 import os
+import sys
 import matplotlib
 import numpy as np
 import pytest
@@ -88,3 +89,30 @@ def test_heap_growth_limit_is_applied_on_linux_and_can_be_turned_off():
     for bad in (0, -5, 2 ** 31, 1.5, True):
         with pytest.raises(ValueError, match="threshold must be a number of bytes"):
             limit_heap_growth(bad)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_heap_growth_limit_keeps_freed_step_sized_memory_instead_of_faulting_it_back():
+    """A training step frees and reallocates a few MB (gradients, activations): with the mmap
+    threshold fixed, glibc must also keep that much free memory on the heap rather than give it
+    back and page-fault it in again each step (its trim threshold is raised with it)."""
+    import subprocess
+    import sys as _sys
+
+    probe = ("import ctypes, course_utils\n"
+             "class Info(ctypes.Structure):\n"
+             "    _fields_ = [(n, ctypes.c_size_t) for n in ('arena', 'ordblks', 'smblks', 'hblks', 'hblkhd',\n"
+             "                'usmblks', 'fsmblks', 'uordblks', 'fordblks', 'keepcost')]\n"
+             "libc = ctypes.CDLL('libc.so.6')\n"
+             "if not hasattr(libc, 'mallinfo2'): print(-1); raise SystemExit\n"
+             "libc.mallinfo2.restype = Info; libc.malloc.restype = ctypes.c_void_p\n"
+             "libc.free.argtypes = [ctypes.c_void_p]\n"
+             "libc.free(libc.malloc(4 << 20))  # 4 MB: on the heap, under the 8 MB mmap threshold\n"
+             "print(libc.mallinfo2().keepcost)")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "COURSE_MALLOC_TUNING")}
+    kept = int(subprocess.run([_sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                              check=True).stdout)
+    if kept < 0:
+        pytest.skip("glibc without mallinfo2 (< 2.33)")
+    assert kept >= 4 << 20  # the freed 4 MB stays for the next step (trimmed back to ~130 kB without)

@@ -158,3 +158,27 @@ def test_latent_slider_wires_to_the_callback(small_family):
     slider.value = 16                                   # moving the slider redraws from the cache ...
     assert sorted(p.name for p in small_family.iterdir()) == files   # ... and never retrains
     assert isinstance(ui, W.interactive)
+
+
+def test_zoo_reads_the_notebooks_own_training_images_and_never_a_changed_copy(small_family, monkeypatch):
+    """While a notebook holds its unchanged ``x_train``, the zoo trains and fits on those very
+    images (no second copy); once the learner changes them in place, the zoo reloads its own."""
+    from course_utils import data
+
+    loads = []
+    real = data.load_mnist
+    monkeypatch.setattr(data, "load_mnist", lambda *a, **k: loads.append((a, k)) or real(*a, **k))
+    x, _, xt, _ = zoo.mnist_split()
+    loads.clear()
+    seen = []
+    real_fit = training.fit
+    monkeypatch.setattr(training, "fit", lambda model, x_train, **k: seen.append(x_train) or real_fit(model, x_train, **k))
+    zoo.latent_model(2)
+    p = zoo.pca_fit()
+    assert loads == [] and seen[0] is x  # trained and fitted on the notebook's tensors, nothing loaded
+    x.mul_(0.5)  # the learner changes their copy in place
+    model4, _ = zoo.latent_model(4)
+    assert len(loads) == 1 and seen[-1] is not x  # a fresh, unchanged copy was loaded for training
+    assert torch.equal(seen[-1], real("train", n=config.size("mnist_train"), seed=0)[0])
+    # the cached PCA is the PCA of the unchanged images, not of the halved ones
+    assert float(torch.as_tensor(p["mean"]).sum()) == pytest.approx(float(seen[-1].mean(0).sum()), rel=1e-5)
