@@ -46,6 +46,7 @@ def test_throughput_quick():
     phases = [f"{k}_ms" for k in throughput.PHASES]
     assert all(positive(step[k]) for k in ["fit_step_ms", "gemm_ms", "gemm_forward_ms", *phases])
     assert step["phases_sum_ms"] == pytest.approx(sum(step[k] for k in phases))
+    assert step["phases_sum_ms"] <= step["whole_step_best_ms"] + 1e-9 <= step["whole_step_median_ms"] + 2e-9
     assert step["gemm_backward_ms"] == pytest.approx(step["gemm_ms"] - step["gemm_forward_ms"])
     assert step["beside_gemm_ms"] == pytest.approx(step["phases_sum_ms"] - step["gemm_ms"])
     assert ratio(step["ratio_if_only_gemm_noise_adam"]) and step["ratio_if_only_gemm_noise_adam"] < 1
