@@ -175,6 +175,11 @@ def _balanced_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(idx)
 
 
+#: The images each (folder, split, n, seed) was last loaded as, held weakly: while the caller keeps
+#: them, :func:`shared_images` can hand them to code that only reads them.
+_ISSUED: dict[tuple, weakref.ref] = {}
+
+
 def load_mnist(
     split: str = "train", n: int | None = None, root: str | Path | None = None, seed: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -216,11 +221,6 @@ def _locate(split: str, n, root, seed: int):
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(labels):
         raise ValueError(f"n must be an integer from 1 to {len(labels)} for split {split!r}, got {n!r}")
     return (str(raw), split, int(n), int(seed)), images, labels, _balanced_indices(labels, int(n), seed)
-
-
-#: The images each (folder, split, n, seed) was last loaded as, held weakly: while the caller keeps
-#: them, :func:`shared_images` can hand them to code that only reads them.
-_ISSUED: dict[tuple, weakref.ref] = {}
 
 
 def shared_images(split: str = "train", n: int | None = None, root: str | Path | None = None,

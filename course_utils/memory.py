@@ -11,7 +11,7 @@ measurable in training: the batches of a step are well under 8 MB.
 
 Fixing the threshold also freezes glibc's trim threshold (the free memory at the top of the heap
 it keeps instead of returning) at its 128 kB start, and a training step frees and reallocates a
-few MB of gradients and activations: each step then paid ~300 page faults for memory it had just
+few MB of gradients and activations: each step then paid ~250 page faults for memory it had just
 given back. So the trim threshold is set to twice the mmap threshold, glibc's own rule when it
 moves the two itself (≤ 16 MB kept; about 0 faults per step).
 
