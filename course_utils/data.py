@@ -199,7 +199,11 @@ def load_mnist(
         ValueError: unknown split, or ``n`` not in 1..size of the split.
         MNISTError: files missing and not downloadable, or corrupt; the message says how to fix it.
     """
-    key, images, labels, idx = _locate(split, n, root, seed)
+    return _issue(*_locate(split, n, root, seed))
+
+
+def _issue(key: tuple, images: np.ndarray, labels: np.ndarray, idx: np.ndarray | None):
+    """Fresh float images and int64 labels of ``images[idx]``; remember the images under ``key``."""
     if idx is not None:
         images, labels = images[idx], labels[idx]
     x = _to_float(images)
@@ -235,12 +239,12 @@ def shared_images(split: str = "train", n: int | None = None, root: str | Path |
     """
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
-    key, images, _, idx = _locate(split, n, root, seed)
+    key, images, labels, idx = _locate(split, n, root, seed)
     ref = _ISSUED.get(key)
     x = ref() if ref is not None else None
     if x is not None and _unchanged(x, images, idx, chunk):
         return x
-    return load_mnist(split, n, root, seed)[0]
+    return _issue(key, images, labels, idx)[0]  # located once: no second file check or subset draw
 
 
 def _unchanged(x: torch.Tensor, images: np.ndarray, idx: np.ndarray | None, chunk: int) -> bool:

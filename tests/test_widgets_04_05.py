@@ -165,9 +165,9 @@ def test_zoo_reads_the_notebooks_own_training_images_and_never_a_changed_copy(sm
     images (no second copy); once the learner changes them in place, the zoo reloads its own."""
     from course_utils import data
 
-    loads = []
-    real = data.load_mnist
-    monkeypatch.setattr(data, "load_mnist", lambda *a, **k: loads.append((a, k)) or real(*a, **k))
+    loads = []  # every fresh float copy of MNIST images goes through data._issue
+    real_issue = data._issue
+    monkeypatch.setattr(data, "_issue", lambda *a: loads.append(a[0]) or real_issue(*a))
     x, _, xt, _ = zoo.mnist_split()
     loads.clear()
     seen = []
@@ -179,6 +179,6 @@ def test_zoo_reads_the_notebooks_own_training_images_and_never_a_changed_copy(sm
     x.mul_(0.5)  # the learner changes their copy in place
     model4, _ = zoo.latent_model(4)
     assert len(loads) == 1 and seen[-1] is not x  # a fresh, unchanged copy was loaded for training
-    assert torch.equal(seen[-1], real("train", n=config.size("mnist_train"), seed=0)[0])
+    assert torch.equal(seen[-1], data.load_mnist("train", n=config.size("mnist_train"), seed=0)[0])
     # the cached PCA is the PCA of the unchanged images, not of the halved ones
     assert float(torch.as_tensor(p["mean"]).sum()) == pytest.approx(float(seen[-1].mean(0).sum()), rel=1e-5)
