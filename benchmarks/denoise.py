@@ -35,19 +35,14 @@ def _noisy(x: torch.Tensor, seed: int) -> torch.Tensor:
 
 def pca_denoise(x_train: torch.Tensor, x_val: torch.Tensor, x_test: torch.Tensor,
                 ks=(8, 16, 24, 32, 48, 64, 96, 128, 192, 256)) -> dict:
-    """PCA fitted on clean ``x_train``; k picked on noisy ``x_val``; test error at that k."""
-    from course_utils.compression import principal_axes
+    """The course's PCA denoiser (:func:`course_utils.pca.fit_denoiser`: fitted on clean ``x_train``,
+    k picked on noisy ``x_val``, output clipped to [0, 1]); its test error at that k."""
+    from course_utils.pca import PCADenoiser, fit_denoiser
 
-    mean, comps = principal_axes(x_train)
-
-    def err(clean, k, seed):
-        v = comps[:, :k]
-        rec = (_noisy(clean, seed) - mean) @ v @ v.T + mean
-        return float(((rec - clean) ** 2).mean())
-
-    val = {k: err(x_val, k, 99) for k in ks}
-    best = min(val, key=val.get)
-    return {"best_k": best, "val_mse_by_k": val, "test_mse": err(x_test, best, 1234)}
+    fitted = fit_denoiser(x_train, x_val, {"kind": "gaussian", "level": SIGMA}, val_seed=99, ks=ks)
+    den = PCADenoiser(fitted["mean"], fitted["components"], fitted["k"])
+    return {"best_k": fitted["k"], "val_mse_by_k": dict(zip(ks, fitted["val_mse"].tolist())),
+            "test_mse": float(((den(_noisy(x_test, 1234)) - x_test) ** 2).mean())}
 
 
 def run(quick: bool = False, device: str = "cpu", budget: float | None = None,

@@ -46,7 +46,7 @@ def run(quick: bool = False, device: str = "cpu", recon_budget: float | None = N
     train_mse = mse(model, x[:10_000].to(next(model.parameters()).device))
     train_seconds = hist.seconds
 
-    from course_utils.compression import principal_axes
+    from course_utils.pca import principal_axes
 
     mean, v = principal_axes(x, CODE)
     pca = float(((((xt - mean) @ v) @ v.T + mean - xt) ** 2).mean())

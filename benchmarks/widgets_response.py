@@ -43,8 +43,8 @@ def slider_values(kind: str, fn) -> tuple[str, list]:
     arg = params[0].name
     if kind == "latent":
         try:
-            from course_utils import zoo
-            values = list(zoo.LATENT_SIZES)
+            from course_utils import recipes
+            values = list(recipes.LATENT_SIZES)
         except (ImportError, AttributeError):
             values = [2, 4, 8, 16, 32, 64]
     else:

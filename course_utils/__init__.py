@@ -1,21 +1,26 @@
-"""Plumbing behind the autoencoder course: data, models, device choice, training, caching, plots.
+"""Plumbing behind the autoencoder course. One module per concern (see the README's layout):
 
-One module per concern (see ``shared/DESIGN.md`` and the README):
-
-========== ===========================================================
-config      sizes and switches (fast mode, folders)
-data        ``load_mnist``, ``shared_images`` (read-only, no second copy), ``add_noise``
+=========== =================================================================================
+config      sizes and switches (fast mode, folders); imports nothing of ours
+data        ``load_mnist``, ``shared_images``, ``add_noise``, the lessons' splits and noisy test copy
 models      ``Autoencoder``, ``seminar_dae``, ``autoencoder``, ``linear_autoencoder``
-device      ``pick_device``, ``describe_runtime``
+pca         ``principal_axes``, ``reconstruct``, ``mse``, the PCA denoiser
+manifolds   notebooks 01–03: Swiss roll, embeddings and their scores, t-SNE sweeps (cached)
+device      ``pick_device``, ``describe_runtime``, ``one_thread``
 training    ``fit``, ``reconstruct``, ``mse``
+recipes     one frozen ``Recipe`` per cached model: builds it, trains it, keys its cache
 checkpoints ``save``, ``load``, ``load_or_train``, ``load_or_compute``
+store       "the trained model for this recipe", the fitted PCAs, the curves of 04 and 07
+probe       the few-label linear probe of notebook 07
+compression quantizer, sizes in bits, PCA/JPEG rate–distortion (notebook 07)
 plotting    figures only
-widgets     the callbacks behind every slider
-compression quantizer, sizes in bits, PCA/JPEG baselines (notebook 07)
-memory      ``limit_heap_growth`` (applied on import: see its docstring)
-========== ===========================================================
-"""
-from .memory import limit_heap_growth as _limit_heap_growth
+widgets     the callbacks behind every slider (fetch from the store, draw with plotting)
+exercises   checks that say right or wrong and why, never the answer
+prepare     ``python -m course_utils.prepare``: pre-train an explicit list of jobs
+site        ``python -m course_utils.site``: the static copy of the course
+memory      ``tune_heap`` (applied by ``data`` and ``training``, not on import)
+=========== =================================================================================
 
+Importing the package has no side effect on the process.
+"""
 __version__ = "0.1.0"
-HEAP_GROWTH_LIMITED: bool = _limit_heap_growth()

@@ -28,10 +28,11 @@ import torch
 from torch import nn
 
 from . import models
+from .pca import principal_axes
 
 __all__ = [
     "MAX_BITS", "quantize", "to_symbols", "from_symbols", "QuantizedAutoencoder", "entropy_bits",
-    "code_length_bits", "lzma_bits", "zlib_bits", "psnr", "principal_axes", "pca_rate_distortion",
+    "code_length_bits", "lzma_bits", "zlib_bits", "psnr", "pca_rate_distortion",
     "jpeg_rate_distortion", "jpeg_header_bytes", "pareto_front", "mse_at_rate",
 ]
 
@@ -83,11 +84,13 @@ class QuantizedAutoencoder(nn.Module):
     """
 
     def __init__(self, latent_dim: int, bits: int, hidden: Sequence[int] = (256,),
-                 input_dim: int = 784) -> None:
+                 input_dim: int = 784, *, hidden_activation: str | None = "relu",
+                 output_activation: str | None = "sigmoid", init: str = "kaiming") -> None:
         super().__init__()
         self.bits = _check_bits(bits)
         self.ae = models.autoencoder(latent_dim, hidden=tuple(hidden), input_dim=input_dim,
-                                     code_activation="sigmoid")
+                                     hidden_activation=hidden_activation, code_activation="sigmoid",
+                                     output_activation=output_activation, init=init)
         self.latent_dim = self.ae.latent_dim
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -185,32 +188,6 @@ def _as_images(x, name: str) -> np.ndarray:
     if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] != 784:
         raise ValueError(f"{name} must be images of shape (N, 784) with values in [0, 1], got {a.shape}")
     return a.astype(np.float32, copy=False)
-
-
-def principal_axes(x: torch.Tensor, k: int | None = None, chunk: int = 10_000,
-                   with_variances: bool = False):
-    """``(mean (D,), axes (D, k))``: the mean and the top-``k`` principal axes (columns, by falling
-    variance) of the rows of ``x`` (N, D). The covariance is summed in float64, ``chunk`` rows at a
-    time, so 60 000 MNIST images need only a few MB beyond the data. With ``with_variances``,
-    also the variance along each axis (eigenvalues of the 1/N covariance, (k,), clamped at 0).
-    The course's one PCA: notebooks, zoo and benchmarks all call it."""
-    if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[0] < 2:
-        raise ValueError(f"x must be a tensor of shape (N, D) with N >= 2, got {getattr(x, 'shape', type(x))}")
-    d = x.shape[1]
-    k = d if k is None else k
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= d:
-        raise ValueError(f"k must be an integer from 1 to {d}, got {k!r}")
-    mean = x.double().mean(0) if x.shape[0] <= chunk else sum(
-        x[i:i + chunk].double().sum(0) for i in range(0, len(x), chunk)) / len(x)
-    cov = torch.zeros(d, d, dtype=torch.float64)
-    for i in range(0, len(x), chunk):
-        xc = x[i:i + chunk].double().sub_(mean)  # centred in the chunk's own float64 copy
-        cov += xc.T @ xc
-    evals, evecs = torch.linalg.eigh(cov / len(x))
-    order = torch.argsort(evals, descending=True)[:k]
-    if with_variances:
-        return mean.float(), evecs[:, order].float(), evals[order].clamp_min(0).float()
-    return mean.float(), evecs[:, order].float()
 
 
 def pca_rate_distortion(x_train, x_test, components: Sequence[int], bits: Sequence[int]) -> dict:

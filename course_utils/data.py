@@ -16,9 +16,11 @@ import numpy as np
 import torch
 
 from . import config
+from .memory import tune_heap
 
 __all__ = ["MNIST_FILES", "MNISTError", "load_mnist", "shared_images", "add_noise", "NOISE_KINDS",
-           "ensure_mnist"]
+           "ensure_mnist", "check_images",
+           "mnist_test", "mnist_split", "split_images", "noise_spec", "noisy_test", "EVAL_NOISE_SEED"]
 
 #: The four uncompressed MNIST files: name -> (bytes, md5). Published checksums.
 MNIST_FILES: dict[str, tuple[int, str]] = {
@@ -204,6 +206,7 @@ def load_mnist(
 
 def _issue(key: tuple, images: np.ndarray, labels: np.ndarray, idx: np.ndarray | None):
     """Fresh float images and int64 labels of ``images[idx]``; remember the images under ``key``."""
+    tune_heap()  # MNIST-sized arrays from here on: keep freed ones off the heap (see memory)
     if idx is not None:
         images, labels = images[idx], labels[idx]
     x = _to_float(images)
@@ -300,3 +303,66 @@ def add_noise(
             salt = torch.rand(x.shape, generator=generator, device=x.device) < 0.5
             out = torch.where(hit, salt.to(x.dtype), x)
     return out.clamp(0.0, 1.0) if clip else out
+
+
+def check_images(x: torch.Tensor, name: str = "x", dim: int | None = None) -> None:
+    """Raise ValueError unless ``x`` is a finite float tensor of shape (N, dim) with N >= 1."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of shape (N, D), got {type(x).__name__}")
+    if x.dim() != 2 or x.shape[0] < 1:
+        want = f"(N, {dim})" if dim else "(N, D)"
+        raise ValueError(f"{name} must have shape {want} with N >= 1, got {tuple(x.shape)}")
+    if dim is not None and x.shape[1] != dim:
+        raise ValueError(f"{name} must have shape (N, {dim}), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    lo, hi = torch.aminmax(x)  # NaN propagates to both; one pass, no (N, D) temporary
+    if not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+
+# --- the lessons' splits and their noisy test copy -------------------------------------------------
+
+def mnist_test(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x_test (N, 784), y_test (N,))``: the ``config.size("mnist_test")`` class-balanced test images
+    every lesson reports errors on."""
+    return load_mnist("test", n=config.size("mnist_test"), seed=seed)
+
+
+def mnist_split(seed: int = 0):
+    """The lessons' MNIST subsets: ``(x_train, y_train, x_test, y_test)`` with
+    ``config.size("mnist_train")`` / ``config.size("mnist_test")`` class-balanced images (notebooks 04–07)."""
+    x, y = load_mnist("train", n=config.size("mnist_train"), seed=seed)
+    return (x, y, *mnist_test(seed))
+
+
+def split_images(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x_train, x_test)`` of :func:`mnist_split` for code that only reads them (training a cached
+    model): the notebook's own unchanged copies when it holds them (:func:`shared_images`)."""
+    return (shared_images("train", n=config.size("mnist_train"), seed=seed),
+            shared_images("test", n=config.size("mnist_test"), seed=seed))
+
+
+def noise_spec(kind: str = "gaussian", level: float = 0.3) -> dict:
+    """``{"kind", "level"}`` for :func:`add_noise`, checked: ``kind`` one of NOISE_KINDS, ``level`` in [0, 1]."""
+    if isinstance(kind, bool) or kind not in NOISE_KINDS:
+        raise ValueError(f"noise kind must be one of {NOISE_KINDS}, got {kind!r}")
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 <= level <= 1:
+        raise ValueError(f"noise level must be a number in [0, 1], got {level!r}")
+    return {"kind": kind, "level": float(level)}
+
+
+#: Seed of the one fixed noisy copy of the test images that every error of notebook 06 is measured on.
+EVAL_NOISE_SEED: int = 1
+
+
+def noisy_test(kind: str = "gaussian", level: float = 0.3, n: int | None = None) -> tuple:
+    """``(clean, noisy)`` (N, 784) each: the first ``n`` (default all) lesson test images and one
+    fixed corrupted copy (seed EVAL_NOISE_SEED), so every method of notebook 06 sees the same noise."""
+    spec = noise_spec(kind, level)
+    xt, _ = mnist_test()
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(xt):
+            raise ValueError(f"n must be an integer in 1..{len(xt)}, got {n!r}")
+        xt = xt[:n]
+    return xt, add_noise(xt, generator=torch.Generator().manual_seed(EVAL_NOISE_SEED), **spec)

@@ -15,17 +15,20 @@ few MB of gradients and activations: each step then paid ~250 page faults for me
 given back. So the trim threshold is set to twice the mmap threshold, glibc's own rule when it
 moves the two itself (≤ 16 MB kept; about 0 faults per step).
 
-``course_utils`` applies it when imported. Turn it off with ``COURSE_MALLOC_TUNING=0``; an
-explicit ``MALLOC_MMAP_THRESHOLD_`` in the environment is left to glibc.
+It is applied once per process by :func:`tune_heap`, which the two places that allocate
+MNIST-sized arrays call (``data.load_mnist`` and ``training.fit``) — importing ``course_utils``
+changes nothing. Turn it off with ``COURSE_MALLOC_TUNING=0``; an explicit
+``MALLOC_MMAP_THRESHOLD_`` in the environment is left to glibc.
 """
 from __future__ import annotations
 
 import ctypes
+import functools
 import ctypes.util
 import os
 import sys
 
-__all__ = ["MMAP_THRESHOLD", "limit_heap_growth"]
+__all__ = ["MMAP_THRESHOLD", "limit_heap_growth", "tune_heap"]
 
 #: Blocks of this many bytes or more are mapped and unmapped, never kept on the heap.
 MMAP_THRESHOLD: int = 8 * 1024 * 1024
@@ -51,3 +54,9 @@ def limit_heap_growth(threshold: int = MMAP_THRESHOLD) -> bool:
         return True
     except (OSError, AttributeError):  # another C library (musl) has no mallopt
         return False
+
+
+@functools.cache
+def tune_heap() -> bool:
+    """Apply :func:`limit_heap_growth` once per process (later calls return the first answer)."""
+    return limit_heap_growth()

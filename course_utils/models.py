@@ -16,7 +16,7 @@ __all__ = [
 ]
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "elu", "gelu", "identity")
-INITS = ("default", "normal", "xavier", "kaiming")
+INITS = ("default", "normal", "small", "xavier", "kaiming")
 
 
 def _activation(name: str | None) -> nn.Module:
@@ -52,7 +52,8 @@ class Autoencoder(nn.Module):
         code_activation: after the code layer (``None``: a linear code).
         output_activation: after the last layer (``"sigmoid"`` keeps outputs in [0, 1]).
         init: ``"default"`` (PyTorch's), ``"normal"`` (weights and biases from N(0, 1), as in the
-            seminar), ``"xavier"`` or ``"kaiming"`` (biases zero).
+            seminar), ``"small"`` (weights from N(0, 0.01²), biases zero: the 2000s' habit of
+            notebook 05), ``"xavier"`` or ``"kaiming"`` (biases zero).
     """
 
     def __init__(
@@ -105,6 +106,9 @@ class Autoencoder(nn.Module):
             elif init == "normal":
                 nn.init.normal_(m.weight, 0.0, 1.0)
                 nn.init.normal_(m.bias, 0.0, 1.0)
+            elif init == "small":
+                nn.init.normal_(m.weight, 0.0, 0.01)
+                nn.init.zeros_(m.bias)
             elif init == "xavier":
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)

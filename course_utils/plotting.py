@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, LogLocator
 
 __all__ = ["to_numpy", "mosaic", "stack_rows", "draw_rows", "row_names", "show_images", "show_rows",
            "plot_latent", "plot_losses", "DIGIT_COLORS", "plot_rate_distortion"]
@@ -176,7 +177,7 @@ def plot_losses(histories: Mapping[str, object], title: str = "Training curves",
 # --- notebook 07: applications (rate–distortion curves) ----------------------------------------
 
 def plot_rate_distortion(curves: Mapping[str, tuple], ax=None, title: str = "Rate–distortion",
-                         mark: tuple | None = None, logx: bool = True) -> Figure:
+                         mark: tuple | None = None, logx: bool = True, title_size: float = 12) -> Figure:
     """Error against size for several codecs: ``curves`` maps a name to ``(bits_per_image, mse)``
     arrays (or ``(bits, mse, style)``); ``mark=(bits, mse)`` circles one point. Log–log axes."""
     if not curves:
@@ -193,5 +194,85 @@ def plot_rate_distortion(curves: Mapping[str, tuple], ax=None, title: str = "Rat
         ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("size (bits per image, log scale)"); ax.set_ylabel("test MSE per pixel (log scale)")
-    ax.set_title(title); ax.legend(fontsize=8); ax.grid(alpha=0.3, which="both")
+    ax.set_title(title, fontsize=title_size); ax.legend(fontsize=8); ax.grid(alpha=0.3, which="both")
+    return fig
+
+
+# --- the widgets' figures (callbacks in course_utils.widgets compute, these draw) ---------------
+
+def draw_distance_histogram(ratios: np.ndarray, numbers: Mapping[str, float], n_points: int) -> Figure:
+    """Notebook 01: histogram of pairwise distances divided by their mean (``ratios`` (P,)), with the
+    spread, its closed form and the relative contrast of ``numbers`` written beside it."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.hist(ratios, bins=60, range=(0, 2), color="C0")
+    ax.set_xlim(0, 2)
+    ax.set_xlabel("pairwise distance / mean distance")
+    ax.set_ylabel("number of pairs")
+    ax.set_title(f"{n_points} uniform points in [0,1]^{numbers['dim']}")
+    ax.text(0.02, 0.95, f"spread std/mean = {numbers['relative_spread']:.3f}\n"
+            f"closed form 0.59/√d = {numbers['closed_form']:.3f}\n"
+            f"contrast (max−min)/min = {numbers['relative_contrast']:.3g}",
+            transform=ax.transAxes, va="top", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def draw_neighbour_graph(x: np.ndarray, t: np.ndarray, edges: np.ndarray, emb: np.ndarray,
+                         n_neighbors: int, title: str, max_edges: int = 400) -> Figure:
+    """Notebook 02: the Swiss roll ``x`` (N, 3) coloured by its roll parameter ``t`` (N,) with its
+    short-circuit ``edges`` (E, 2) of the ``n_neighbors``-NN graph in red (at most ``max_edges``
+    drawn), beside a 2-D embedding
+    ``emb`` (N, 2) titled ``title``."""
+    fig = plt.figure(figsize=(10, 4.2))
+    ax = fig.add_subplot(1, 2, 1, projection="3d")
+    ax.scatter(x[:, 0], x[:, 1], x[:, 2], c=t, cmap="viridis", s=4)
+    for a, b in edges[:max_edges]:
+        ax.plot(*zip(x[a], x[b]), color="red", lw=0.6)
+    ax.set_title(f"{n_neighbors}-NN graph: {len(edges)} short-circuit edges")
+    ax.set_xlabel("x"); ax.set_ylabel("y"); ax.set_zlabel("z")
+    ax2 = fig.add_subplot(1, 2, 2)
+    sc = ax2.scatter(emb[:, 0], emb[:, 1], c=t, cmap="viridis", s=4)
+    fig.colorbar(sc, ax=ax2, label="roll parameter t")
+    ax2.set_title(title)
+    ax2.set_xlabel("coordinate 1"); ax2.set_ylabel("coordinate 2")
+    fig.tight_layout()
+    return fig
+
+
+def draw_error_curve(ax, sizes, curves: Mapping[str, tuple], mark: tuple[float, float]) -> None:
+    """Notebook 04: test error against code size on log–log axes, one line per ``name -> (errors,
+    style)``, ``mark=(size, error)`` circled. Few ticks with plain labels ("0.02", not mathtext:
+    text layout is most of a redraw); the legend at a fixed place ("best" searches on every redraw)."""
+    for name, (errors, style) in curves.items():
+        ax.plot(sizes, errors, style, label=name)
+    ax.plot([mark[0]], [mark[1]], "o", ms=12, mfc="none", mec="k", label="this code size")
+    ax.set_xscale("log", base=2); ax.set_yscale("log")
+    ax.set_xticks(list(sizes)); ax.set_xticklabels([str(s) for s in sizes])
+    ax.minorticks_off()
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.set_xlabel("code size (numbers per image)"); ax.set_ylabel("test MSE per pixel")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.yaxis.set_label_position("right"); ax.yaxis.tick_right()
+
+
+def draw_probe(labels: np.ndarray, accuracy: np.ndarray, features: Sequence[str], n_labels: int) -> Figure:
+    """Notebook 07: linear-probe test accuracy (features, L, draws) against the labelled count
+    ``labels`` (L,) with min–max bars over draws, and a bar chart of the means at ``n_labels``."""
+    j = list(labels).index(n_labels)
+    mean = accuracy.mean(-1)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]})
+    for i, kind in enumerate(features):
+        ax.errorbar(labels, mean[i], yerr=[mean[i] - accuracy[i].min(-1), accuracy[i].max(-1) - mean[i]],
+                    marker="o", capsize=3, label=kind)
+    ax.axvline(n_labels, color="k", ls=":", lw=1)
+    ax.set_xscale("log"); ax.set_xlabel("labelled training images (log scale)")
+    ax.set_ylabel("test accuracy"); ax.set_ylim(0, 1); ax.grid(alpha=0.3)
+    ax.set_title("Linear classifier on each kind of feature"); ax.legend(fontsize=8)
+    bars = bx.bar(range(len(features)), mean[:, j], color=[f"C{i}" for i in range(len(features))])
+    bx.bar_label(bars, labels=[f"{v:.1%}" for v in mean[:, j]], fontsize=9)
+    bx.set_xticks(range(len(features))); bx.set_xticklabels(features)
+    bx.set_ylim(0, 1); bx.set_ylabel("test accuracy")
+    bx.set_title(f"{n_labels} labels, mean of {accuracy.shape[-1]} draw(s)")
+    fig.tight_layout()
     return fig

@@ -5,12 +5,12 @@ Usage (before a talk, on Binder's ``postBuild``, or after changing a model)::
     python -m course_utils.prepare            # full size: what learners and presenters get
     COURSE_FAST=1 python -m course_utils.prepare   # small sizes, a smoke run
     python -m course_utils.prepare --list     # only say what would be prepared
+    python -m course_utils.prepare latent_models denoisers   # only these jobs
 
-It first makes sure MNIST is on disk, then calls every *widget-model function* of
-:mod:`course_utils.zoo` — ``zoo.PREPARE`` when the zoo defines that list, otherwise every public
-function defined there (name not starting with ``_``) that needs no arguments, in source order. Each goes through
-:func:`course_utils.checkpoints.load_or_train` / ``load_or_compute``, so a second run loads
-everything from ``COURSE_CACHE_DIR`` in moments. It prints what it cached and how long it took.
+It first makes sure MNIST is on disk, then runs the jobs of :data:`JOBS` — an explicit list, so
+adding a helper anywhere never changes what ``prepare`` does. Each goes through the model store
+(:mod:`course_utils.store`) or a cached computation, so a second run loads everything from
+``COURSE_CACHE_DIR`` in moments. It prints what it cached and how long it took.
 """
 from __future__ import annotations
 
@@ -19,54 +19,43 @@ import inspect
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Callable
 
-from . import config
+from . import config, manifolds, probe, store
+from .data import ensure_mnist
 
-__all__ = ["discover", "prepare", "main"]
+__all__ = ["JOBS", "jobs", "prepare", "main"]
+
+#: What ``prepare`` runs, in this order: ``name -> function called with no arguments``. The widget
+#: models and sweeps of notebooks 02-07 (notebook-only models train on first use, with a bar).
+JOBS: dict[str, Callable[[], Any]] = {
+    "swiss_roll_sweeps": manifolds.swiss_roll_sweeps,        # 02: Isomap / LLE neighbour slider
+    "swiss_roll_tsne": manifolds.swiss_roll_tsne,            # 02: the t-SNE row of the table
+    "swiss_roll_autoencoder": store.swiss_roll_autoencoder,  # 02: the autoencoder row
+    "mnist_tsne_sweep": manifolds.mnist_tsne_sweep,          # 03: perplexity slider
+    "latent_models": store.latent_models,                    # 04: code-size slider
+    "pca_fit": store.pca_fit,                                # 04-05: PCA baseline
+    "latent_curve": store.latent_curve,                      # 04: error against code size
+    "dae_steps": store.dae_steps,                            # 06: the repair, row by row
+    "denoisers": store.denoisers,                            # 06: noise slider
+    "compression_models": store.compression_models,          # 07: bits slider
+    "compression_curve": store.compression_curve,            # 07: rate-distortion curve
+    "probe_sweep": probe.probe_sweep,                        # 07: labels slider
+}
 
 
-def _required_args(f: Callable) -> list[str]:
-    return [p.name for p in inspect.signature(f).parameters.values()
-            if p.default is inspect.Parameter.empty
-            and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
-
-
-def discover(module: ModuleType | None = None) -> tuple[list[tuple[str, Callable[[], Any]]], list[str]]:
-    """``(functions, skipped)``: the widget-model functions of ``module`` (default
-    :mod:`course_utils.zoo`) in source order, and the names of public functions left out.
-
-    With ``module.PREPARE`` (a list of functions) exactly those are used, and each must be callable
-    without arguments (ValueError otherwise). Without it: every public function defined in the
-    module itself (imported helpers ignored) that needs no arguments; those needing arguments are
-    returned in ``skipped``.
-    """
-    if module is None:
-        from . import zoo as module
-    if not isinstance(module, ModuleType):
-        raise ValueError(f"discover expects a module, got {type(module).__name__}")
-    listed = getattr(module, "PREPARE", None)
-    if listed is not None:
-        if isinstance(listed, (str, bytes)) or not all(callable(f) for f in listed):
-            raise ValueError(f"{module.__name__}.PREPARE must be a list of functions, got {listed!r}")
-        funcs = [(getattr(f, "__name__", repr(f)), f) for f in listed]
-        for name, f in funcs:
-            if _required_args(f):
-                raise ValueError(
-                    f"{module.__name__}.PREPARE lists {name}, which has required argument(s) "
-                    f"{_required_args(f)}; prepare calls every listed function with no arguments")
-        return funcs, []
-    public = [(name, f) for name, f in vars(module).items()
-              if inspect.isfunction(f) and not name.startswith("_") and f.__module__ == module.__name__]
-    public.sort(key=lambda nf: nf[1].__code__.co_firstlineno)
-    funcs = [(n, f) for n, f in public if not _required_args(f)]
-    skipped = [n for n, f in public if _required_args(f)]
-    return funcs, skipped
+def jobs(only: list[str] | None = None) -> list[tuple[str, Callable[[], Any]]]:
+    """The ``(name, function)`` pairs of :data:`JOBS` to run: all, or those named in ``only``."""
+    if not only:
+        return list(JOBS.items())
+    unknown = sorted(set(only) - set(JOBS))
+    if unknown:
+        raise ValueError(f"unknown job(s) {unknown}; expected some of {list(JOBS)}")
+    return [(n, f) for n, f in JOBS.items() if n in only]
 
 
 def _describe(value: Any) -> str:
-    """A short human description of what a zoo function returned (models, arrays, numbers)."""
+    """A short human description of what a job returned (models, arrays, numbers)."""
     import numpy as np
     import torch
 
@@ -102,24 +91,17 @@ def _cache_files(folder: Path) -> dict[Path, float]:
     return {p: p.stat().st_mtime for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")}
 
 
-def prepare(module: ModuleType | None = None, only: list[str] | None = None, progress: bool = True,
+def prepare(only: list[str] | None = None, progress: bool = True,
             download: bool = True) -> list[dict[str, Any]]:
-    """Call every widget-model function (see :func:`discover`); return one report per function.
+    """Run the jobs of :data:`JOBS` (all, or those named in ``only``); return one report per job.
 
     Each report holds ``name``, ``seconds``, ``what`` (a description of the result) and ``files``
     (cache files written or refreshed by it; empty when everything came from the cache).
     """
     from tqdm.auto import tqdm
 
-    funcs, _ = discover(module)
-    if only:
-        known = [n for n, _ in funcs]
-        unknown = sorted(set(only) - set(known))
-        if unknown:
-            raise ValueError(f"unknown zoo function(s) {unknown}; expected some of {known}")
-        funcs = [(n, f) for n, f in funcs if n in only]
+    funcs = jobs(only)
     if download:
-        from .data import ensure_mnist
         ensure_mnist()
     cache = config.cache_dir()
     reports = []
@@ -140,27 +122,19 @@ def prepare(module: ModuleType | None = None, only: list[str] | None = None, pro
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.prepare",
-        description="Train and cache every model the course's widgets need (see course_utils.zoo).")
-    parser.add_argument("only", nargs="*", help="names of zoo functions to prepare (default: all)")
-    parser.add_argument("--list", action="store_true", help="list the zoo functions and exit")
+        description="Train and cache every model the course's widgets need (see course_utils.prepare.JOBS).")
+    parser.add_argument("only", nargs="*", help="names of jobs to prepare (default: all; see --list)")
+    parser.add_argument("--list", action="store_true", help="list the jobs and exit")
     args = parser.parse_args(argv)
 
-    try:
-        funcs, skipped = discover()
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     if args.list:
-        for name, f in funcs:
+        for name, f in JOBS.items():
             doc = (inspect.getdoc(f) or "").split("\n")[0]
-            print(f"{name:28s} {doc}")
-        if skipped:
-            print(f"(skipped, they need arguments: {', '.join(skipped)})")
+            print(f"{name:24s} {doc}")
         return 0
     mode = "fast (COURSE_FAST=1)" if config.FAST else "full"
-    print(f"Preparing {len(funcs)} model set(s) in {mode} mode into {config.cache_dir()}")
-    if skipped:
-        print(f"(skipped, they need arguments: {', '.join(skipped)})")
+    n_jobs = len(args.only) if args.only else len(JOBS)
+    print(f"Preparing {n_jobs} model set(s) in {mode} mode into {config.cache_dir()}")
     t0 = time.perf_counter()
     try:
         reports = prepare(only=args.only or None)

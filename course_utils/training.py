@@ -14,7 +14,9 @@ from typing import Callable, Union
 import torch
 from torch import nn
 
+from .data import add_noise, check_images
 from .device import pick_device
+from .memory import tune_heap
 
 __all__ = ["History", "fit", "reconstruct", "mse", "make_corruptor", "check_images"]
 
@@ -41,30 +43,12 @@ class History:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
-def check_images(x: torch.Tensor, name: str = "x", dim: int | None = None) -> None:
-    """Raise ValueError unless ``x`` is a finite float tensor of shape (N, dim) with N >= 1."""
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor of shape (N, D), got {type(x).__name__}")
-    if x.dim() != 2 or x.shape[0] < 1:
-        want = f"(N, {dim})" if dim else "(N, D)"
-        raise ValueError(f"{name} must have shape {want} with N >= 1, got {tuple(x.shape)}")
-    if dim is not None and x.shape[1] != dim:
-        raise ValueError(f"{name} must have shape (N, {dim}), got {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    lo, hi = torch.aminmax(x)  # NaN propagates to both; one pass, no (N, D) temporary
-    if not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
-        raise ValueError(f"{name} contains NaN or infinite values")
-
-
 def make_corruptor(noise: NoiseSpec) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
     """Turn a noise spec into ``f(x, generator) -> noisy x``.
 
     Spec: ``None`` (no corruption), a number (Gaussian level, the seminar's ``x + level·N(0,1)``),
     ``(kind, level)``, ``{"kind": ..., "level": ..., "clip": ...}``, or a callable ``f(x, generator)``.
     """
-    from .data import add_noise  # data imports config only; kept local to keep imports one-way
-
     if noise is None:
         return None
     if callable(noise):
@@ -168,6 +152,7 @@ def fit(
     """
     epochs = _positive_int(epochs, "epochs")
     batch_size = _positive_int(batch_size, "batch_size")
+    tune_heap()
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0 or not math.isfinite(lr):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if time_budget is not None and not (isinstance(time_budget, (int, float)) and time_budget > 0):

@@ -1,10 +1,41 @@
-"""Fixtures of the unit tests. The environment (data folder, cache) is set in ../conftest.py."""
+"""Fixtures and the two test layers. The environment (data folder, cache) is set in ../conftest.py.
+
+Two layers: unit tests of ``course_utils`` (seconds to a few minutes), and *system* tests — the
+browser, ipywidgets 7.7.1, Colab's install, the prepare command, the static site and slides, the
+benchmarks' smoke run, and every notebook run by nbval — marked ``system`` here or in their file,
+so ``python -m pytest -m "not system"`` is a quick local loop. The README's command runs both.
+"""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+#: Test files that are system tests as a whole (besides the notebooks, which always are).
+SYSTEM_FILES = {"test_browser.py", "test_ipywidgets7.py", "test_benchmarks.py", "test_colab.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every notebook cell (nbval) and every test of SYSTEM_FILES as ``system``."""
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.suffix == ".ipynb" or path.name in SYSTEM_FILES:
+            item.add_marker(pytest.mark.system)
+
+
+@pytest.fixture(scope="session")
+def prepared_cache() -> str:
+    """Run ``python -m course_utils.prepare`` once per test session into this session's cache folder
+    (``COURSE_CACHE_DIR``; CI gives each run a fresh one) and return its report. Tests that need the
+    widgets' trained models ask for this fixture, so the cache is seeded explicitly, never by the
+    order the tests happen to run in; the notebooks run afterwards find the models there too."""
+    run = subprocess.run([sys.executable, "-m", "course_utils.prepare"], env={**os.environ, "MPLBACKEND": "Agg"},
+                         capture_output=True, text=True, timeout=3600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return run.stdout
 
 
 

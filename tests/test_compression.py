@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from course_utils import compression as C
+from course_utils import pca as P
 from course_utils.exercises import check_function, check_straight_through
 
 
@@ -62,7 +63,7 @@ def test_pca_and_jpeg_baselines():
     # more components and more bits cost more bits
     assert out["rate"][3] > out["rate"][0]
     # the (k=8, 6 bits) error, recomputed here from its definition
-    mu, axes = C.principal_axes(torch.from_numpy(x[:200]), 8)
+    mu, axes = P.principal_axes(torch.from_numpy(x[:200]), 8)
     w, mean = axes.numpy().T, mu.numpy()
     c_tr, c_te = (x[:200] - mean) @ w.T, (x[200:] - mean) @ w.T
     lo, span = c_tr.min(0), np.maximum(c_tr.max(0) - c_tr.min(0), 1e-8)
@@ -156,12 +157,12 @@ def test_entropy_check_rejects_natural_log():
 
 def test_principal_axes_match_svd_and_chunking():
     x = torch.rand(300, 20, generator=torch.Generator().manual_seed(0))
-    mean, axes = C.principal_axes(x, 3)
+    mean, axes = P.principal_axes(x, 3)
     _, _, vt = torch.linalg.svd(x - x.mean(0), full_matrices=False)
     assert torch.allclose(mean, x.mean(0), atol=1e-6)
     assert torch.allclose(axes.abs(), vt[:3].T.abs(), atol=1e-4)
-    assert torch.allclose(C.principal_axes(x, 3, chunk=7)[1].abs(), axes.abs(), atol=1e-6)
+    assert torch.allclose(P.principal_axes(x, 3, chunk=7)[1].abs(), axes.abs(), atol=1e-6)
     with pytest.raises(ValueError):
-        C.principal_axes(x, 0)
+        P.principal_axes(x, 0)
     with pytest.raises(ValueError):
-        C.principal_axes(x[:1])
+        P.principal_axes(x[:1])

@@ -192,81 +192,40 @@ def test_every_notebook_exports_to_sensible_slides(tmp_path):
 
 # --- Live seminar: prepare ------------------------------------------------------------------------
 
-_TOY_ZOO = '''
-from math import sqrt                       # imported: never called by prepare
-import torch
-from course_utils import checkpoints, data, models, training
+def test_prepare_runs_its_explicit_job_list_and_caches(tmp_cache, monkeypatch):
+    """prepare runs the jobs of prepare.JOBS (named, in order), nothing found by reflection: a real
+    job trains once, and a second run only loads from the cache."""
+    import inspect
 
-CALLS = []
-
-def tiny_autoencoder(code: int = 4):
-    """A real (tiny) model trained once on 200 MNIST images, then cached."""
-    CALLS.append("tiny_autoencoder")
-    def build():
-        torch.manual_seed(0)
-        return models.linear_autoencoder(code)
-    def train(model):
-        x, _ = data.load_mnist("test", n=200, seed=0)
-        return training.fit(model, x, epochs=1, batch_size=100, lr=1e-2, progress=False)
-    return checkpoints.load_or_train("toy", build, train, {"code": code, "n": 200, "epochs": 1})
-
-def needs_argument(code):
-    CALLS.append("needs_argument")
-
-def _helper():
-    CALLS.append("_helper")
-'''
+    for name, f in prepare.JOBS.items():
+        required = [p for p in inspect.signature(f).parameters.values() if p.default is p.empty]
+        assert not required, f"job {name} needs arguments {required}"
+    assert [n for n, _ in prepare.jobs()] == list(prepare.JOBS)
+    sizes = dict(config.SIZES)
+    sizes.update({"mnist_train": (500, 500), "mnist_test": (200, 200), "ae_epochs": (1, 1)})
+    monkeypatch.setattr(config, "SIZES", sizes)
+    first = prepare.prepare(only=["pca_fit", "latent_models"], progress=False)
+    assert [r["name"] for r in first] == ["latent_models", "pca_fit"]      # JOBS order, not the caller's
+    assert "6 model(s)" in first[0]["what"] and len(first[0]["files"]) == 6
+    assert [p.name.split("-")[0] for p in first[1]["files"]] == ["pca"]
+    second = prepare.prepare(only=["pca_fit", "latent_models"], progress=False)
+    assert all(r["files"] == [] for r in second), "a second prepare must load from the cache, not retrain"
+    with pytest.raises(ValueError, match=r"unknown job\(s\) \['nope'\]"):
+        prepare.prepare(only=["nope"], progress=False)
 
 
-def _toy_zoo(source: str = _TOY_ZOO) -> types.ModuleType:
-    mod = types.ModuleType("toy_zoo")
-    exec(compile(textwrap.dedent(source), "toy_zoo.py", "exec"), mod.__dict__)
-    for f in vars(mod).values():
-        if isinstance(f, types.FunctionType) and f.__globals__ is mod.__dict__:
-            f.__module__ = "toy_zoo"
-    return mod
-
-
-def test_prepare_calls_every_no_argument_zoo_function_and_caches(tmp_cache):
-    zoo = _toy_zoo()
-    funcs, skipped = prepare.discover(zoo)
-    assert [n for n, _ in funcs] == ["tiny_autoencoder"] and skipped == ["needs_argument"]
-    first = prepare.prepare(zoo, progress=False)
-    assert zoo.CALLS == ["tiny_autoencoder"]
-    assert [r["name"] for r in first] == ["tiny_autoencoder"]
-    assert [p.name.split("-")[0] for p in first[0]["files"]] == ["toy"] and first[0]["files"][0].is_file()
-    assert "1 model(s), 7,060 parameters" in first[0]["what"]  # (784*4 + 4) + (4*784 + 784)
-    second = prepare.prepare(zoo, progress=False)
-    assert second[0]["files"] == [], "a second prepare must load from the cache, not retrain"
-    with pytest.raises(ValueError, match="unknown zoo function"):
-        prepare.prepare(zoo, only=["nope"], progress=False)
-    listed = _toy_zoo(_TOY_ZOO + "\nPREPARE = [needs_argument]\n")
-    with pytest.raises(ValueError, match="required argument"):
-        prepare.discover(listed)
-
-
-def test_prepare_command_in_fast_mode_fills_an_empty_cache(tmp_path):
-    cache = tmp_path / "cache"
-    env = _env(COURSE_FAST="1", COURSE_CACHE_DIR=str(cache))
+@pytest.mark.system
+def test_prepare_command_fills_the_session_cache_then_only_loads(prepared_cache):
+    """``python -m course_utils.prepare`` (run once per test session by the ``prepared_cache``
+    fixture, into the session's COURSE_CACHE_DIR) reports every job; a second run trains nothing."""
+    first = prepared_cache
+    for name in prepare.JOBS:
+        assert re.search(rf"^  {name} ", first, re.M), f"{name} not reported:\n{first}"
+    assert re.search(rf"Done: {len(prepare.JOBS)} model set\(s\) in [\d.]+ s", first), first
     cmd = [sys.executable, "-m", "course_utils.prepare"]
-    first = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    funcs, _ = prepare.discover()
-    for name, _ in funcs:
-        assert re.search(rf"^  {name} ", first.stdout, re.M), f"{name} not reported:\n{first.stdout}"
-    assert re.search(rf"Done: {len(funcs)} model set\(s\) in [\d.]+ s", first.stdout), first.stdout
-    second = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    second = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
     assert second.returncode == 0 and "trained," not in second.stdout, second.stdout
-    print(first.stdout.splitlines()[-1], "| rerun:", second.stdout.splitlines()[-1])
-    # Hand the fast-mode cache to the notebook tests of this run (CI: a fresh COURSE_CACHE_DIR),
-    # so nothing is trained twice. Keys hash every setting, so this never serves a wrong model.
-    if config.FAST and os.environ.get("COURSE_CACHE_DIR"):
-        target = config.cache_dir()
-        target.mkdir(parents=True, exist_ok=True)
-        for f in cache.rglob("*"):
-            if f.is_file() and not (target / f.relative_to(cache)).exists():
-                (target / f.relative_to(cache)).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(f, target / f.relative_to(cache))
+    print(first.splitlines()[-1], "| rerun:", second.stdout.splitlines()[-1])
 
 
 # --- Readers without a kernel: static site -------------------------------------------------------------

@@ -73,19 +73,24 @@ def test_exercise_checks_say_right_and_wrong(capsys):
     assert not check_function("double", lambda v: 1 / 0, ref, [(1.0,)])
 
 
-def test_heap_growth_limit_is_applied_on_linux_and_can_be_turned_off():
+def test_heap_growth_limit_is_applied_by_training_not_by_import_and_can_be_turned_off():
     import subprocess
     import sys as _sys
 
     from course_utils.memory import limit_heap_growth
 
-    probe = "import course_utils; print(course_utils.HEAP_GROWTH_LIMITED)"
+    probe = ("import course_utils.memory as m, course_utils\n"
+             "print(m.tune_heap.cache_info().currsize)\n"          # importing applied nothing
+             "import torch; from course_utils import models, training\n"
+             "training.fit(models.linear_autoencoder(2), torch.rand(8, 784), epochs=1, batch_size=8, lr=1e-3,"
+             " progress=False, device='cpu')\n"
+             "print(m.tune_heap())")
     env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "COURSE_MALLOC_TUNING")}
     on = subprocess.run([_sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     off = subprocess.run([_sys.executable, "-c", probe], env={**env, "COURSE_MALLOC_TUNING": "0"},
                          capture_output=True, text=True, check=True)
-    assert on.stdout.strip() == str(_sys.platform.startswith("linux"))
-    assert off.stdout.strip() == "False"
+    assert on.stdout.split() == ["0", str(_sys.platform.startswith("linux"))]
+    assert off.stdout.split() == ["0", "False"]
     for bad in (0, -5, 2 ** 31, 1.5, True):
         with pytest.raises(ValueError, match="threshold must be a number of bytes"):
             limit_heap_growth(bad)
@@ -99,7 +104,8 @@ def test_heap_growth_limit_keeps_freed_step_sized_memory_instead_of_faulting_it_
     import subprocess
     import sys as _sys
 
-    probe = ("import ctypes, course_utils\n"
+    probe = ("import ctypes, course_utils.memory\n"
+             "course_utils.memory.tune_heap()\n"
              "class Info(ctypes.Structure):\n"
              "    _fields_ = [(n, ctypes.c_size_t) for n in ('arena', 'ordblks', 'smblks', 'hblks', 'hblkhd',\n"
              "                'usmblks', 'fsmblks', 'uordblks', 'fordblks', 'keepcost')]\n"

@@ -12,7 +12,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from course_utils import config, exercises, widgets, zoo
+from course_utils import config, exercises, manifolds, store, widgets
 
 matplotlib.use("Agg")
 
@@ -62,24 +62,24 @@ def test_distance_histogram_rejects_bad_input(kwargs):
 # --- notebook 02 ---------------------------------------------------------------------------------
 
 def test_short_circuits_appear_only_with_many_neighbours():
-    x, t = zoo.swiss_roll(800)
-    assert len(zoo.short_circuits(x, t, 5)) == 0
-    edges = zoo.short_circuits(x, t, 60)
+    x, t = manifolds.swiss_roll(800)
+    assert len(manifolds.short_circuits(x, t, 5)) == 0
+    edges = manifolds.short_circuits(x, t, 60)
     assert len(edges) > 100
     assert np.all(np.abs(t[edges[:, 0]] - t[edges[:, 1]]) > np.pi)
 
 
 def test_manifold_neighbours_shows_the_short_circuit(small_sizes):
-    fig_small, small = widgets.manifold_neighbours("isomap", zoo.SWISS_NEIGHBOURS[0])
-    fig_large, large = widgets.manifold_neighbours("isomap", zoo.SWISS_NEIGHBOURS[-1])
+    fig_small, small = widgets.manifold_neighbours("isomap", manifolds.SWISS_NEIGHBOURS[0])
+    fig_large, large = widgets.manifold_neighbours("isomap", manifolds.SWISS_NEIGHBOURS[-1])
     assert small["short_circuits"] == 0 and large["short_circuits"] > 100
     assert small["spearman"] > 0.9 and large["spearman"] < small["spearman"] - 0.5
     assert 0 < large["trustworthiness"] < small["trustworthiness"] <= 1
     assert len(fig_small.axes) >= 2
-    _, lle = widgets.manifold_neighbours("lle", zoo.SWISS_NEIGHBOURS[1])
+    _, lle = widgets.manifold_neighbours("lle", manifolds.SWISS_NEIGHBOURS[1])
     assert lle["short_circuits"] < 10 and lle["spearman"] > 0.8
     # the callback reads the cache: the sweep is the same object of numbers
-    sweep = zoo.swiss_roll_sweep("isomap")
+    sweep = manifolds.swiss_roll_sweep("isomap")
     assert sweep["spearman"][0] == pytest.approx(small["spearman"])
 
 
@@ -90,20 +90,20 @@ def test_manifold_neighbours_rejects_bad_input(args):
 
 
 def test_embedding_scores_reward_the_true_coordinates():
-    x, t = zoo.swiss_roll(500)
+    x, t = manifolds.swiss_roll(500)
     h = x[:, 1]
     unrolled = np.stack([t, h], axis=1)
-    good = zoo.embedding_scores(x, unrolled, t)
-    flat = zoo.embedding_scores(x, x[:, [0, 2]], t)
+    good = manifolds.embedding_scores(x, unrolled, t)
+    flat = manifolds.embedding_scores(x, x[:, [0, 2]], t)
     assert good["spearman"] == pytest.approx(1.0)
     assert good["trustworthiness"] > flat["trustworthiness"] and flat["spearman"] < 0.5
     with pytest.raises(ValueError):
-        zoo.embedding_scores(x, unrolled[:10])
+        manifolds.embedding_scores(x, unrolled[:10])
 
 
 def test_swiss_roll_autoencoder_is_cached(small_sizes):
-    m1, info1 = zoo.swiss_roll_autoencoder()
-    m2, info2 = zoo.swiss_roll_autoencoder()
+    m1, info1 = store.swiss_roll_autoencoder()
+    m2, info2 = store.swiss_roll_autoencoder()
     assert not info1["cached"] and info2["cached"]
     assert m1.latent_dim == 2 and info2["train_loss"][-1] < info2["train_loss"][0]
 
@@ -117,16 +117,16 @@ def test_tsne_perplexity_callback_and_cache(small_sizes):
     files = set(small_sizes.iterdir())
     _, again = widgets.tsne_perplexity(30)
     assert again == n and set(small_sizes.iterdir()) == files   # loaded, not recomputed
-    x50, y = zoo.mnist_tsne_points()
-    pca = zoo.embedding_scores(x50, x50[:, :2], labels=y)
+    x50, y = manifolds.mnist_tsne_points()
+    pca = manifolds.embedding_scores(x50, x50[:, :2], labels=y)
     assert n["trustworthiness"] > pca["trustworthiness"] and n["knn_accuracy"] > pca["knn_accuracy"]
 
 
 def test_tsne_seeds_matter_only_with_random_start(small_sizes):
     from scipy.spatial import procrustes
-    a, b = zoo.mnist_tsne(30, 0, "random"), zoo.mnist_tsne(30, 1, "random")
+    a, b = manifolds.mnist_tsne(30, 0, "random"), manifolds.mnist_tsne(30, 1, "random")
     assert procrustes(a["embedding"], b["embedding"])[2] > 0.02
-    c, d = zoo.mnist_tsne(30, 0), zoo.mnist_tsne(30, 1)
+    c, d = manifolds.mnist_tsne(30, 0), manifolds.mnist_tsne(30, 1)
     assert procrustes(c["embedding"], d["embedding"])[2] < 1e-6
 
 
@@ -138,9 +138,9 @@ def test_tsne_perplexity_rejects_bad_input(bad):
 
 def test_mnist_tsne_rejects_bad_input():
     with pytest.raises(ValueError):
-        zoo.mnist_tsne(30, init="spectral")
+        manifolds.mnist_tsne(30, init="spectral")
     with pytest.raises(ValueError):
-        zoo.mnist_tsne(0)
+        manifolds.mnist_tsne(0)
 
 
 # --- exercise checks: accept the reference, reject wrong answers -------------------------------

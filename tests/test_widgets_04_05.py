@@ -1,6 +1,6 @@
-"""Notebooks 04-05: the latent-size family in the zoo, its widget callback, and the exercise checks.
+"""Notebooks 04-05: the latent-size family in the store, its widget callback, and the exercise checks.
 
-The zoo is exercised for real (real MNIST, real training) on a shrunken configuration so the
+The store is exercised for real (real MNIST, real training) on a shrunken configuration so the
 whole family trains in seconds; the widget numbers are checked against values recomputed here.
 """
 from __future__ import annotations
@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from course_utils.plotting import row_names
-from course_utils import config, exercises, models, training, widgets, zoo
+from course_utils import config, data, exercises, models, recipes, store, training, widgets
+from course_utils.pca import mse as pca_mse, reconstruct as pca_reconstruct
 
 
 @pytest.fixture
@@ -37,19 +38,19 @@ def test_latent_size_view_numbers_are_real(small_family):
     assert big["test_mse"] < small["test_mse"]
     assert big["pca_mse"] < small["pca_mse"]
     # the shown AE error is the model's real test error
-    _, _, xt, _ = zoo.mnist_split()
-    model, _ = zoo.latent_model(64)
+    _, _, xt, _ = data.mnist_split()
+    model, _ = store.latent_model(64)
     assert big["test_mse"] == pytest.approx(training.mse(model, xt), abs=1e-6)
     # the shown PCA error matches a PCA computed here independently (numpy SVD)
-    x, _, _, _ = zoo.mnist_split()
+    x, _, _, _ = data.mnist_split()
     xn, xtn = x.double().numpy(), xt.double().numpy()
     mu = xn.mean(0)
     _, _, vt = np.linalg.svd(xn - mu, full_matrices=False)
     v = vt[:2].T
     pca2 = (((xtn - mu) @ v @ v.T + mu - xtn) ** 2).mean()
     assert small["pca_mse"] == pytest.approx(pca2, rel=1e-4)
-    curve = zoo.latent_curve()
-    assert list(curve["sizes"]) == list(zoo.LATENT_SIZES)
+    curve = store.latent_curve()
+    assert list(curve["sizes"]) == list(recipes.LATENT_SIZES)
     assert np.all(np.diff(curve["pca_test_mse"]) < 0)
     assert curve["ae_test_mse"][-1] < curve["ae_test_mse"][0]
 
@@ -62,45 +63,45 @@ def test_latent_size_view_rejects_bad_sizes(small_family):
         widgets.latent_size_view(8, n=0)
 
 
-def test_zoo_caches_the_family(small_family):
-    model, info = zoo.latent_model(4)
+def test_store_caches_the_family(small_family):
+    model, info = store.latent_model(4)
     assert info["cached"] is False and len(info["test_mse"]) == 3
-    again, info2 = zoo.latent_model(4)          # second call: from the cache, same weights
+    again, info2 = store.latent_model(4)          # second call: from the cache, same weights
     assert info2["cached"] is True
     assert info2["test_mse"] == info["test_mse"]
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
     assert len(list(small_family.glob("latent4-*.safetensors"))) == 1
-    fam = zoo.latent_models([2, 4])
+    fam = store.latent_models([2, 4])
     assert sorted(fam) == [2, 4] and all(isinstance(m, models.Autoencoder) for m in fam.values())
     assert fam[2].latent_dim == 2
     # a changed setting is a different cache entry, never a stale one
-    cfg = zoo.latent_config(4)
+    cfg = recipes.latent(4).key()
     assert cfg["epochs"] == 3 and cfg["n_train"] == 1000
     with pytest.raises(ValueError, match="sizes must be"):
-        zoo.latent_models([3])
+        store.latent_models([3])
     with pytest.raises(ValueError, match="sizes must be"):
-        zoo.latent_models([])
+        store.latent_models([])
 
 
 def test_pca_fit_is_a_real_pca(small_family):
-    p = zoo.pca_fit()
+    p = store.pca_fit()
     ev, v = torch.as_tensor(p["eigenvalues"]), torch.as_tensor(p["components"])
     assert torch.all(ev[:-1] >= ev[1:] - 1e-7)                  # sorted, largest first
     assert torch.allclose(v.T @ v, torch.eye(784), atol=1e-4)   # orthonormal
-    x, _, _, _ = zoo.mnist_split()
-    assert torch.allclose(zoo.pca_reconstruct(x[:50], 784, p), x[:50], atol=1e-4)
-    err8 = float(((zoo.pca_reconstruct(x, 8, p) - x) ** 2).mean())
+    x, _, _, _ = data.mnist_split()
+    assert torch.allclose(pca_reconstruct(x[:50], 784, p), x[:50], atol=1e-4)
+    err8 = float(((pca_reconstruct(x, 8, p) - x) ** 2).mean())
     assert err8 == pytest.approx(float(ev[8:].sum()) / 784, rel=1e-4)  # closed form
-    assert zoo.pca_mse(x, 8, p, batch_size=333) == pytest.approx(err8, rel=1e-5)  # in batches, same number
+    assert pca_mse(x, 8, p, batch_size=333) == pytest.approx(err8, rel=1e-5)  # in batches, same number
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="batch_size must be a positive integer"):
-            zoo.pca_mse(x[:5], 8, p, batch_size=bad)
+            pca_mse(x[:5], 8, p, batch_size=bad)
     for bad in (0, 785, 2.0):
         with pytest.raises(ValueError, match="k must be"):
-            zoo.pca_reconstruct(x[:5], bad, p)
+            pca_reconstruct(x[:5], bad, p)
     with pytest.raises(ValueError, match="n_train"):
-        zoo.pca_fit(n_train=1)
+        store.pca_fit(n_train=1)
 
 
 def test_check_pca_error_accepts_right_rejects_wrong(capsys):
@@ -150,34 +151,34 @@ def test_check_sse_and_param_count_accept_right_reject_wrong(capsys):
 def test_latent_slider_wires_to_the_callback(small_family):
     import ipywidgets as W
 
-    slider = W.SelectionSlider(options=list(zoo.LATENT_SIZES), value=8, description="code size")
+    slider = W.SelectionSlider(options=list(recipes.LATENT_SIZES), value=8, description="code size")
     ui = widgets.show_interactive(widgets.latent_size_view, code_size=slider)
     assert slider.description == "code size" and slider.continuous_update is False
     files = sorted(p.name for p in small_family.iterdir())
-    assert len([f for f in files if f.startswith("latent")]) == len(zoo.LATENT_SIZES)
+    assert len([f for f in files if f.startswith("latent")]) == len(recipes.LATENT_SIZES)
     slider.value = 16                                   # moving the slider redraws from the cache ...
     assert sorted(p.name for p in small_family.iterdir()) == files   # ... and never retrains
     assert isinstance(ui, W.interactive)
 
 
-def test_zoo_reads_the_notebooks_own_training_images_and_never_a_changed_copy(small_family, monkeypatch):
-    """While a notebook holds its unchanged ``x_train``, the zoo trains and fits on those very
-    images (no second copy); once the learner changes them in place, the zoo reloads its own."""
+def test_store_reads_the_notebooks_own_training_images_and_never_a_changed_copy(small_family, monkeypatch):
+    """While a notebook holds its unchanged ``x_train``, the store trains and fits on those very
+    images (no second copy); once the learner changes them in place, the store reloads its own."""
     from course_utils import data
 
     loads = []  # every fresh float copy of MNIST images goes through data._issue
     real_issue = data._issue
     monkeypatch.setattr(data, "_issue", lambda *a: loads.append(a[0]) or real_issue(*a))
-    x, _, xt, _ = zoo.mnist_split()
+    x, _, xt, _ = data.mnist_split()
     loads.clear()
     seen = []
     real_fit = training.fit
     monkeypatch.setattr(training, "fit", lambda model, x_train, **k: seen.append(x_train) or real_fit(model, x_train, **k))
-    zoo.latent_model(2)
-    p = zoo.pca_fit()
+    store.latent_model(2)
+    p = store.pca_fit()
     assert loads == [] and seen[0] is x  # trained and fitted on the notebook's tensors, nothing loaded
     x.mul_(0.5)  # the learner changes their copy in place
-    model4, _ = zoo.latent_model(4)
+    model4, _ = store.latent_model(4)
     assert len(loads) == 1 and seen[-1] is not x  # a fresh, unchanged copy was loaded for training
     assert torch.equal(seen[-1], data.load_mnist("train", n=config.size("mnist_train"), seed=0)[0])
     # the cached PCA is the PCA of the unchanged images, not of the halved ones

@@ -1,4 +1,4 @@
-"""Notebook 06 (denoising autoencoder): the noise widget's callback, the zoo's denoisers and their
+"""Notebook 06 (denoising autoencoder): the noise widget's callback, the store's denoisers and their
 cache, and the exercise checks. Real MNIST and real (fast-mode) training."""
 from __future__ import annotations
 
@@ -11,20 +11,14 @@ import torch
 
 matplotlib.use("Agg")
 
-from course_utils import config, exercises, training, widgets, zoo  # noqa: E402
+from course_utils import config, data, exercises, pca, recipes, store, training, widgets  # noqa: E402
 from course_utils.plotting import row_names  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """One throwaway cache for the module: the denoisers are trained once, then reused."""
-    d = tmp_path_factory.mktemp("cache06")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("COURSE_CACHE_DIR", str(d))
-    zoo.denoisers()  # train (fast mode in CI) into the throwaway cache
-    yield d
-    mp.undo()
-    widgets._NOISE_VIEW_MEMO.clear()
+def cache(prepared_cache):
+    """The session's prepared cache: the denoisers were trained there once (fast mode in CI)."""
+    return config.cache_dir()
 
 
 def test_noise_view_dae_beats_noisy_and_seminar(cache):
@@ -33,15 +27,15 @@ def test_noise_view_dae_beats_noisy_and_seminar(cache):
     assert abs(d["noisy_mse"] - 0.09) < 0.005          # σ² for unclipped Gaussian noise
     assert d["dae_mse"] < d["noisy_mse"] / 3
     assert d["pca_mse"] < d["noisy_mse"] / 3
-    seminar = zoo.denoisers()["seminar"]
-    clean, noisy = zoo.noisy_test("gaussian", 0.3, n=1000)
+    seminar = store.denoisers()["seminar"]
+    clean, noisy = data.noisy_test("gaussian", 0.3, n=1000)
     assert d["dae_mse"] < training.mse(seminar, noisy, clean) / 3
     # four named rows (Origin, Input X, PCA, Output Y) of the 8 digits shown, drawn as one image
     (ax,) = fig.axes
-    assert [name.split("\n")[0] for name in row_names(ax)] == ["Origin", "Input X", "PCA (k=" + str(zoo.pca_denoiser().k) + ")", "Output Y (DAE)"]
+    assert [name.split("\n")[0] for name in row_names(ax)] == ["Origin", "Input X", "PCA (k=" + str(store.pca_denoiser().k) + ")", "Output Y (DAE)"]
     shown = ax.images[0].get_array()
     assert shown.shape == (4 * 28 + 3 * 4, 8 * 28 + 7 * 2)
-    assert np.allclose(shown[:28, :28], np.clip(zoo.noisy_test("gaussian", 0.3, n=1)[0].reshape(28, 28).numpy(), 0, 1))
+    assert np.allclose(shown[:28, :28], np.clip(data.noisy_test("gaussian", 0.3, n=1)[0].reshape(28, 28).numpy(), 0, 1))
     import matplotlib.pyplot as plt
     plt.close(fig)
 
@@ -67,38 +61,43 @@ def test_noise_view_rejects_bad_input(kwargs):
 
 
 def test_denoisers_are_cached(cache, monkeypatch):
+    from course_utils import checkpoints
+
+    for r in (recipes.dae("seminar"), recipes.dae(recipes.DAE_FIXED),
+              recipes.dae(recipes.DAE_FIXED, "masking", recipes.DAE_MASKING)):
+        assert checkpoints.cache_path(r.name, r.key()).is_file(), f"{r.name} is not in the prepared cache"
+    assert list(cache.glob("pca_denoiser-*.npz"))
     files = sorted(p.name for p in cache.iterdir())
-    assert sum(n.startswith("dae_") for n in files) == 3 and any(n.startswith("pca_denoiser") for n in files)
 
     def no_training(*a, **k):
         raise AssertionError("denoisers() retrained although every model is cached")
 
     monkeypatch.setattr(training, "fit", no_training)
     t = time.perf_counter()
-    den = zoo.denoisers()
+    den = store.denoisers()
     assert time.perf_counter() - t < 10
     assert set(den) == {"seminar", "fixed", "masking", "pca"}
-    _, info = zoo.dae_model("seminar")
+    _, info = store.dae_model("seminar")
     assert info["cached"] is True and len(info["test_mse"]) == config.size("dae_epochs")
     assert sorted(p.name for p in cache.iterdir()) == files   # nothing new was written
 
 
-def test_zoo_rejects_bad_input():
+def test_store_rejects_bad_input():
     for bad in (dict(step="adam"), dict(kind="blur"), dict(level=2.0), dict(level="0.3")):
         with pytest.raises(ValueError):
-            zoo.dae_config(**bad)
+            recipes.dae(**bad).key()
     with pytest.raises(ValueError):
-        zoo.noisy_test(n=0)
-    den = zoo.PCADenoiser(torch.zeros(784), torch.eye(784)[:10], 5)
+        data.noisy_test(n=0)
+    den = pca.PCADenoiser(torch.zeros(784), torch.eye(784)[:10], 5)
     with pytest.raises(ValueError):
         den(torch.zeros(3, 10))
     with pytest.raises(ValueError):
-        zoo.PCADenoiser(torch.zeros(784), torch.eye(784)[:10], 11)
+        pca.PCADenoiser(torch.zeros(784), torch.eye(784)[:10], 11)
 
 
 def test_pca_denoiser_projects_and_clips():
     comps = torch.eye(784)[:3]
-    den = zoo.PCADenoiser(torch.zeros(784), comps, 2)
+    den = pca.PCADenoiser(torch.zeros(784), comps, 2)
     x = torch.full((2, 784), 0.5)
     x[:, 0] = 3.0
     out = den(x)
@@ -118,7 +117,7 @@ def test_saturated_fraction_check_accepts_right_and_rejects_wrong(capsys):
 
 
 def test_masking_noise_exercise_check_rejects_sigma_squared():
-    clean, noisy = zoo.noisy_test("masking", 0.5)
+    clean, noisy = data.noisy_test("masking", 0.5)
     measured = float(((noisy - clean) ** 2).mean())
     assert exercises.check_value("x", 0.5 * float((clean ** 2).mean()), measured, rtol=0.03)
     assert not exercises.check_value("x", 0.25, measured, rtol=0.03)           # σ² of Gaussian noise

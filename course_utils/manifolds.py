@@ -1,0 +1,181 @@
+"""The manifold experiments of notebooks 01–03: the Swiss roll, its embeddings, t-SNE of MNIST.
+
+Every sweep behind a slider is computed once and cached with
+:func:`course_utils.checkpoints.load_or_compute` (keyed by every setting), so slider moves and
+reruns are instant. Scores: trustworthiness, unrolling (rank correlation with the roll parameter)
+and k-NN accuracy in the embedding.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import checkpoints, config, data
+from .device import one_thread
+
+__all__ = ["SWISS_NEIGHBOURS", "TSNE_PERPLEXITIES", "TSNE_SEEDS", "SCORE_NEIGHBOURS", "swiss_roll",
+           "short_circuits", "embedding_scores", "run_tsne", "swiss_roll_sweep", "swiss_roll_sweeps",
+           "swiss_roll_tsne", "mnist_tsne_points", "mnist_tsne", "mnist_tsne_sweep"]
+
+
+def _one_of(value, allowed, what):
+    if isinstance(value, bool) or value not in allowed:
+        raise ValueError(f"{what} must be one of {tuple(allowed)}, got {value!r}")
+    return value
+
+
+#: Neighbour counts of the Isomap / LLE sweep behind the notebook-02 slider.
+SWISS_NEIGHBOURS: tuple[int, ...] = (5, 8, 12, 20, 30, 50, 80)
+#: Perplexities of the t-SNE runs behind the notebook-03 slider; seeds of the "seeds differ" figure.
+TSNE_PERPLEXITIES: tuple[int, ...] = (2, 10, 30, 100)
+TSNE_SEEDS: tuple[int, ...] = (0, 1, 2)
+#: Neighbours used by every trustworthiness / k-NN score of notebooks 02-03.
+SCORE_NEIGHBOURS: int = 10
+
+
+def swiss_roll(n: int | None = None, seed: int = 0):
+    """``(X (n, 3) float64, t (n,))``: sklearn's Swiss roll without noise; ``t`` is the roll
+    parameter (the position along the spiral). ``n`` defaults to ``config.size("swiss_roll")``."""
+    from sklearn.datasets import make_swiss_roll
+
+    n = config.size("swiss_roll") if n is None else n
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 20:
+        raise ValueError(f"n must be an integer >= 20, got {n!r}")
+    x, t = make_swiss_roll(int(n), noise=0.0, random_state=seed)
+    return x, t
+
+
+def short_circuits(x: np.ndarray, t: np.ndarray, n_neighbors: int) -> np.ndarray:
+    """Edges ``(i, j)`` of the ``n_neighbors``-nearest-neighbour graph of the Swiss roll ``x`` that
+    jump between turns of the roll (roll parameters more than π apart): the short circuits."""
+    from sklearn.neighbors import NearestNeighbors
+
+    x, t = np.asarray(x), np.asarray(t)
+    if x.ndim != 2 or t.shape != (len(x),):
+        raise ValueError(f"x must be (N, D) and t (N,), got {x.shape} and {t.shape}")
+    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, (int, np.integer)) or not 1 <= n_neighbors < len(x):
+        raise ValueError(f"n_neighbors must be an integer in 1..{len(x) - 1}, got {n_neighbors!r}")
+    idx = NearestNeighbors(n_neighbors=int(n_neighbors) + 1).fit(x).kneighbors(x, return_distance=False)[:, 1:]
+    i = np.repeat(np.arange(len(x)), idx.shape[1])
+    j = idx.ravel()
+    bad = np.abs(t[i] - t[j]) > np.pi
+    return np.stack([i[bad], j[bad]], axis=1)
+
+
+def embedding_scores(x_high: np.ndarray, emb: np.ndarray, t: np.ndarray | None = None,
+                     labels: np.ndarray | None = None) -> dict:
+    """Scores of a 2-D embedding ``emb`` of ``x_high``: ``trustworthiness`` (k = SCORE_NEIGHBOURS);
+    with ``t``, ``spearman`` = the larger |Spearman ρ| between an embedding axis and ``t``; with
+    ``labels``, ``knn_accuracy`` = 5-fold cross-validated k-NN accuracy in the embedding."""
+    from scipy.stats import spearmanr
+    from sklearn.manifold import trustworthiness
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    x_high, emb = np.asarray(x_high), np.asarray(emb)
+    if emb.ndim != 2 or len(emb) != len(x_high):
+        raise ValueError(f"emb must be (N, 2) for N = {len(x_high)} points, got {emb.shape}")
+    out = {"trustworthiness": float(trustworthiness(x_high, emb, n_neighbors=SCORE_NEIGHBOURS))}
+    if t is not None:
+        out["spearman"] = float(max(abs(spearmanr(emb[:, a], t)[0]) for a in range(emb.shape[1])))
+    if labels is not None:
+        knn = KNeighborsClassifier(n_neighbors=SCORE_NEIGHBOURS)
+        out["knn_accuracy"] = float(cross_val_score(knn, emb, np.asarray(labels), cv=5).mean())
+    return out
+
+
+def run_tsne(x: np.ndarray, perplexity: float, seed: int, n_iter: int, init: str = "pca"):
+    """sklearn's 2-D t-SNE of ``x`` (N, D), fitted on one thread: the fitted ``TSNE`` object
+    (``.embedding_`` (N, 2), ``.kl_divergence_``). ``max_iter`` was ``n_iter`` before scikit-learn 1.5."""
+    import inspect
+
+    from sklearn.manifold import TSNE
+
+    key = "max_iter" if "max_iter" in inspect.signature(TSNE).parameters else "n_iter"
+    with one_thread():
+        return TSNE(n_components=2, perplexity=perplexity, init=init, learning_rate="auto",
+                    random_state=seed, **{key: n_iter}).fit(x)
+
+
+def swiss_roll_sweep(method: str = "isomap") -> dict:
+    """Isomap or LLE embeddings of :func:`swiss_roll` for every neighbour count in SWISS_NEIGHBOURS,
+    cached: ``{"neighbours" (K,), "embeddings" (K, n, 2), "trustworthiness" (K,), "spearman" (K,),
+    "short_circuits" (K,)}``."""
+    from sklearn.manifold import Isomap, LocallyLinearEmbedding
+
+    _one_of(method, ("isomap", "lle"), "method")
+    n = config.size("swiss_roll")
+    cfg = {"method": method, "n": n, "seed": 0, "neighbours": list(SWISS_NEIGHBOURS),
+           "score_neighbours": SCORE_NEIGHBOURS}
+
+    def compute():
+        x, t = swiss_roll(n)
+        embs, trust, rho, short = [], [], [], []
+        for k in SWISS_NEIGHBOURS:
+            with one_thread():
+                if method == "isomap":
+                    e = Isomap(n_neighbors=k, n_components=2).fit_transform(x)
+                else:
+                    e = LocallyLinearEmbedding(n_neighbors=k, n_components=2,
+                                               random_state=0).fit_transform(x)
+            s = embedding_scores(x, e, t)
+            embs.append(e); trust.append(s["trustworthiness"]); rho.append(s["spearman"])
+            short.append(len(short_circuits(x, t, k)))
+        return {"neighbours": np.array(SWISS_NEIGHBOURS), "embeddings": np.stack(embs),
+                "trustworthiness": np.array(trust), "spearman": np.array(rho),
+                "short_circuits": np.array(short)}
+
+    return checkpoints.load_or_compute(f"swiss_{method}", compute, cfg)
+
+
+def swiss_roll_sweeps() -> dict:
+    """``{"isomap": swiss_roll_sweep("isomap"), "lle": swiss_roll_sweep("lle")}`` (for ``prepare``)."""
+    return {m: swiss_roll_sweep(m) for m in ("isomap", "lle")}
+
+
+def swiss_roll_tsne(perplexity: int = 30) -> np.ndarray:
+    """t-SNE (PCA init, seed 0) of :func:`swiss_roll`, cached: an (n, 2) array."""
+    n = config.size("swiss_roll")
+    cfg = {"n": n, "seed": 0, "perplexity": perplexity, "iterations": config.size("tsne_iterations"),
+           "init": "pca"}
+    return checkpoints.load_or_compute(
+        "swiss_tsne", lambda: run_tsne(swiss_roll(n)[0], perplexity, 0, cfg["iterations"]).embedding_, cfg)
+
+
+def mnist_tsne_points(seed: int = 0):
+    """``(x50, y)``: the ``config.size("tsne_points")`` class-balanced MNIST test images of the
+    t-SNE lessons (03 and 04), projected on their top 50 principal components, and their labels."""
+    from sklearn.decomposition import PCA
+
+    x, y = data.load_mnist("test", n=config.size("tsne_points"), seed=seed)
+    return PCA(n_components=50, random_state=0).fit_transform(x.numpy()), y.numpy()
+
+
+def mnist_tsne(perplexity: int = 30, seed: int = 0, init: str = "pca") -> dict:
+    """t-SNE of :func:`mnist_tsne_points`, cached per perplexity, seed and initialisation
+    (``"pca"``: reproducible whatever the seed; ``"random"``: the seed picks the start):
+    ``{"embedding" (n, 2), "labels" (n,), "kl_divergence", "trustworthiness", "knn_accuracy"}``."""
+    _one_of(init, ("pca", "random"), "init")
+    if isinstance(perplexity, bool) or not isinstance(perplexity, (int, float)) or not 1 <= perplexity < 1000:
+        raise ValueError(f"perplexity must be a number in [1, 1000), got {perplexity!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    n = config.size("tsne_points")
+    cfg = {"n": n, "data_seed": 0, "pca": 50, "perplexity": perplexity, "seed": seed, "init": init,
+           "iterations": config.size("tsne_iterations"), "score_neighbours": SCORE_NEIGHBOURS}
+
+    def compute():
+        x50, y = mnist_tsne_points()
+        ts = run_tsne(x50, perplexity, seed, cfg["iterations"], init)
+        return {"embedding": ts.embedding_, "labels": y, "kl_divergence": float(ts.kl_divergence_),
+                **embedding_scores(x50, ts.embedding_, labels=y)}
+
+    return checkpoints.load_or_compute("mnist_tsne", compute, cfg)
+
+
+def mnist_tsne_sweep() -> dict:
+    """``{perplexity: mnist_tsne(perplexity)}`` for TSNE_PERPLEXITIES (PCA init), after computing the
+    random-init runs of TSNE_SEEDS at perplexity 30 too (all cached: slider and reruns are instant)."""
+    for s in TSNE_SEEDS:
+        mnist_tsne(30, s, "random")
+    mnist_tsne(30, 1)  # notebook 03: with a PCA start the seed changes nothing
+    return {p: mnist_tsne(p) for p in TSNE_PERPLEXITIES}

@@ -1,0 +1,117 @@
+"""The few-label linear probe of notebook 07: how much do an autoencoder's codes help a classifier?
+
+Features of images — raw pixels, the top-32 principal components, or the 32-number code of
+``latent_model(32)`` — standardized with statistics of the unlabelled training images (cached, so
+a prepared kernel never loads the 60 000 images for them), then a logistic regression trained on
+a few labelled images. Nothing but the classifier sees a label.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import checkpoints, config, data, recipes, store
+from .pca import principal_axes
+
+__all__ = ["PROBE_LABELS", "PROBE_FEATURES", "PROBE_CODE_SIZE", "feature_maps", "probe_features",
+           "probe_config", "probe_labelled", "probe_accuracy", "probe_sweep"]
+
+#: Labelled-image counts of the linear probe and the probe's features.
+PROBE_LABELS: tuple[int, ...] = config.pick((10, 30, 100, 300, 1000), (10, 100, 1000))
+PROBE_FEATURES: tuple[str, ...] = ("pixels", "PCA", "autoencoder")
+PROBE_CODE_SIZE: int = 32
+
+Maps = dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, torch.Tensor]]
+
+
+@torch.no_grad()
+def _encode(model: torch.nn.Module, x: torch.Tensor, batch: int = 2000) -> torch.Tensor:
+    model = model.cpu().eval()
+    return torch.cat([model.encode(x[i:i + batch]) for i in range(0, len(x), batch)])
+
+
+def _pca_coefficients(z: torch.Tensor, mean: torch.Tensor, top: torch.Tensor, chunk: int = 10_000) -> torch.Tensor:
+    return torch.cat([(z[i:i + chunk] - mean) @ top for i in range(0, len(z), chunk)])
+
+
+def feature_maps() -> Maps:
+    """``{kind: (map, mean, std)}`` for ``"PCA"`` and ``"autoencoder"``: ``map`` turns images (N, 784)
+    into (N, 32) features, ``mean``/``std`` (32,) are theirs on the unlabelled training images. The
+    PCA axes and the statistics are cached, keyed by the unlabelled images and the autoencoder's
+    recipe, so they always belong to the model that is served."""
+    ae = store.latent_model(PROBE_CODE_SIZE)[0]
+    n = config.size("mnist_train")
+    cfg = {"n_unlabelled": n, "data_seed": 0, "pca_components": PROBE_CODE_SIZE,
+           "ae": recipes.latent(PROBE_CODE_SIZE).key(), "std": "unbiased, clamped at 1e-6"}
+
+    def compute():
+        x = data.shared_images("train", n=n, seed=0)
+        mean, top = principal_axes(x, PROBE_CODE_SIZE)
+        out = {"pca_mean": mean, "pca_top": top}
+        for name, fx in (("pca", _pca_coefficients(x, mean, top)), ("ae", _encode(ae, x))):
+            out[f"{name}_mu"], out[f"{name}_sd"] = fx.mean(0), fx.std(0).clamp_min(1e-6)
+        return out
+
+    s = {k: torch.as_tensor(np.asarray(v)) for k, v in checkpoints.load_or_compute("probe_stats", compute, cfg).items()}
+    return {"PCA": (lambda z: _pca_coefficients(z, s["pca_mean"], s["pca_top"]), s["pca_mu"], s["pca_sd"]),
+            "autoencoder": (lambda z: _encode(ae, z), s["ae_mu"], s["ae_sd"])}
+
+
+def probe_features(x: torch.Tensor, kind: str, maps: Maps | None = None) -> torch.Tensor:
+    """Features (N, F) of images ``x`` (N, 784) for the linear probe: ``"pixels"`` (as they are, F =
+    784), ``"PCA"`` or ``"autoencoder"`` (F = 32, standardized; see :func:`feature_maps`, which is
+    called when ``maps`` is not given)."""
+    data.check_images(x, "x", 784)
+    if kind not in PROBE_FEATURES:
+        raise ValueError(f"kind must be one of {PROBE_FEATURES}, got {kind!r}")
+    if kind == "pixels":
+        return x
+    fmap, mu, sd = (feature_maps() if maps is None else maps)[kind]
+    return (fmap(x) - mu) / sd
+
+
+def probe_config() -> dict:
+    """The full configuration of the linear-probe sweep (every setting it depends on)."""
+    return {"labels": list(PROBE_LABELS), "features": list(PROBE_FEATURES),
+            "draws": config.size("probe_draws"), "n_test": config.size("mnist_test"),
+            "n_unlabelled": config.size("mnist_train"), "ae": recipes.latent(PROBE_CODE_SIZE).key(),
+            "classifier": "LogisticRegression(C=1.0, max_iter=1000, lbfgs)", "label_seeds": "1+draw"}
+
+
+def probe_labelled(n: int, draw: int):
+    """The ``draw``-th class-balanced set of ``n`` labelled training images: ``(x (n, 784), y (n,))``."""
+    return data.load_mnist("train", n=n, seed=1 + draw)
+
+
+def probe_accuracy(n: int, draw: int, kind: str, x_test=None, y_test=None, maps: Maps | None = None) -> float:
+    """Test accuracy of a logistic-regression classifier trained on ``n`` labelled images (draw
+    ``draw``) described by ``kind`` features (see :func:`probe_features`)."""
+    from sklearn.linear_model import LogisticRegression
+
+    if x_test is None:
+        x_test, y_test = data.mnist_test()
+    maps = feature_maps() if maps is None and kind != "pixels" else maps
+    x, y = probe_labelled(n, draw)
+    clf = LogisticRegression(C=1.0, max_iter=1000)
+    clf.fit(probe_features(x, kind, maps).numpy(), y.numpy())
+    return float(clf.score(probe_features(x_test, kind, maps).numpy(), y_test.numpy()))
+
+
+def probe_sweep() -> dict:
+    """Linear-probe test accuracy for every (feature kind, labelled count, draw), cached:
+    ``{"labels" (L,), "accuracy" (features, L, draws)}`` with features in PROBE_FEATURES order."""
+    cfg = probe_config()
+
+    def compute():
+        xt, yt = data.load_mnist("test", n=cfg["n_test"], seed=0)
+        maps = feature_maps()
+        acc = np.zeros((len(PROBE_FEATURES), len(PROBE_LABELS), cfg["draws"]))
+        for i, kind in enumerate(PROBE_FEATURES):
+            for j, n in enumerate(PROBE_LABELS):
+                for d in range(cfg["draws"]):
+                    acc[i, j, d] = probe_accuracy(n, d, kind, xt, yt, maps)
+        return {"labels": np.asarray(PROBE_LABELS), "accuracy": acc}
+
+    return checkpoints.load_or_compute("probe_sweep", compute, cfg)

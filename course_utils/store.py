@@ -1,0 +1,244 @@
+"""The model store: "give me the trained model for this recipe" — trained once, then cached.
+
+:func:`trained` turns a :class:`course_utils.recipes.Recipe` into ``(model, info)``: it loads the
+recipe's data, builds the model and trains it through
+:func:`course_utils.checkpoints.load_or_train`, keyed by every field of the recipe, so a rerun, a
+slider or ``python -m course_utils.prepare`` loads it in milliseconds. The named getters below are
+what the notebooks, widgets and benchmarks ask for, with the course's fitted PCAs and the curves
+derived from the cached models.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from . import checkpoints, config, data, manifolds, pca, recipes, training
+from .compression import code_length_bits, jpeg_rate_distortion, lzma_bits, pca_rate_distortion, zlib_bits
+from .device import one_thread
+from .recipes import Recipe
+
+__all__ = ["trained", "training_data", "swiss_roll_autoencoder", "latent_model", "latent_models",
+           "linear_model", "pca_fit", "latent_curve", "dae_model", "dae_steps", "pca_denoiser",
+           "denoisers", "compression_model", "compression_models", "compression_test_images",
+           "compression_curve"]
+
+
+def training_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+    """``(x_train (N, D), x_test (M, D) or None, info)`` for ``recipe``: the lessons' MNIST subsets
+    (read-only, shared with the notebook: :func:`course_utils.data.shared_images`), or the
+    standardised Swiss roll with its ``mean``/``std`` in ``info``."""
+    if recipe.data == "swiss_roll":
+        x, _ = manifolds.swiss_roll(recipe.n_train, seed=recipe.data_seed)
+        mean, std = x.mean(0), x.std(0)
+        return (torch.as_tensor((x - mean) / std, dtype=torch.float32), None,
+                {"mean": mean.tolist(), "std": std.tolist()})
+    x = data.shared_images("train", n=recipe.n_train, seed=recipe.data_seed)
+    xt = data.shared_images("test", n=recipe.n_test, seed=recipe.data_seed) if recipe.n_test else None
+    return x, xt, {}
+
+
+def trained(recipe: Recipe, progress: bool = False,
+            pretrain: Callable[[torch.nn.Module, int], object] | None = None) -> tuple[torch.nn.Module, dict]:
+    """``(model, info)`` for ``recipe``, on the CPU in eval mode, trained once and then cached.
+
+    ``info`` is the training History as a dict (``train_loss``/``test_mse`` per epoch, ``seconds``,
+    ``samples_per_sec``) plus ``cached``. A recipe with ``pretrain="greedy"`` needs ``pretrain``,
+    called as ``pretrain(model, recipe.pretrain_epochs)`` before ``fit`` (notebook 05 writes it);
+    its model's test error after pretraining is ``info["pretrained_test_mse"]``.
+    """
+    if not isinstance(recipe, Recipe):
+        raise ValueError(f"trained expects a course_utils.recipes.Recipe, got {type(recipe).__name__}")
+    if (recipe.pretrain != "none") != (pretrain is not None):
+        raise ValueError(f"recipe {recipe.name!r} has pretrain={recipe.pretrain!r}: pass a pretrain "
+                         "function exactly when the recipe names one")
+
+    def train(model: torch.nn.Module) -> dict:
+        x, xt, extra = training_data(recipe)
+        if pretrain is not None:
+            pretrain(model, recipe.pretrain_epochs)
+            extra["pretrained_test_mse"] = training.mse(model, xt)
+        if recipe.threads == 1:
+            with one_thread():
+                history = recipe.fit(model, x, xt, progress=progress)
+        else:
+            history = recipe.fit(model, x, xt, progress=progress)
+        return {**history.as_dict(), **extra}
+
+    model, info = checkpoints.load_or_train(recipe.name, recipe.build, train, recipe.key())
+    return model.cpu().eval(), info
+
+
+# --- notebook 02 ----------------------------------------------------------------------------------
+
+def swiss_roll_autoencoder(progress: bool = False):
+    """``(model, info)``: :func:`course_utils.recipes.swiss_roll_ae` trained on the standardised
+    Swiss roll; ``info["mean"]``/``info["std"]`` (3,) standardise new points."""
+    return trained(recipes.swiss_roll_ae(), progress)
+
+
+# --- notebook 04 ----------------------------------------------------------------------------------
+
+def _code_sizes(sizes) -> tuple[int, ...]:
+    if sizes is None:
+        return recipes.LATENT_SIZES
+    try:
+        sizes = tuple(sizes)
+    except TypeError:
+        raise ValueError(f"sizes must be a sequence of code sizes from {recipes.LATENT_SIZES}, got {sizes!r}") from None
+    if not sizes or any(isinstance(s, bool) or s not in recipes.LATENT_SIZES for s in sizes):
+        raise ValueError(f"sizes must be a non-empty sequence of code sizes from {recipes.LATENT_SIZES}, "
+                         f"got {sizes!r}")
+    return sizes
+
+
+def latent_model(code_size: int, progress: bool = False):
+    """``(model, info)``: the latent-family autoencoder with ``code_size`` (:func:`recipes.latent`);
+    ``info["test_mse"][-1]`` is its test error (MSE per pixel)."""
+    return trained(recipes.latent(code_size), progress)
+
+
+def latent_models(sizes: Sequence[int] | None = None, progress: bool = False) -> dict:
+    """``{code_size: Autoencoder}`` for the latent-size family (default: all of LATENT_SIZES)."""
+    return {k: latent_model(k, progress)[0] for k in _code_sizes(sizes)}
+
+
+def linear_model(code_size: int = 16, progress: bool = False):
+    """``(model, info)``: the linear autoencoder of notebook 04 (:func:`recipes.linear`)."""
+    return trained(recipes.linear(code_size), progress)
+
+
+def pca_fit(n_train: int | None = None, seed: int = 0) -> dict:
+    """PCA of the training images, cached: ``{"mean" (784,), "components" (784, 784) columns sorted by
+    variance, "eigenvalues" (784,)}`` (eigenvalues of the covariance, biased, 1/N)."""
+    n = config.size("mnist_train") if n_train is None else n_train
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 < n <= 60_000:
+        raise ValueError(f"n_train must be an integer in 2..60000, got {n_train!r}")
+
+    def compute():
+        mean, axes, variances = pca.principal_axes(data.shared_images("train", n=n, seed=seed),
+                                                   with_variances=True)
+        return {"mean": mean, "components": axes, "eigenvalues": variances}
+
+    return checkpoints.load_or_compute("pca", compute, {"n_train": n, "data_seed": seed, "method": "eigh-f64"})
+
+
+def latent_curve(sizes: Sequence[int] | None = None) -> dict:
+    """Test error (MSE per pixel) against code size for the autoencoder family and for PCA:
+    ``{"sizes", "ae_test_mse", "pca_test_mse"}`` as arrays. Uses (or trains once) the family."""
+    sizes = _code_sizes(sizes)
+    ae = [latent_model(k)[1]["test_mse"][-1] for k in sizes]
+    cfg = {"sizes": list(sizes), "n_train": config.size("mnist_train"),
+           "n_test": config.size("mnist_test"), "data_seed": 0}
+
+    def compute():
+        xt, _ = data.mnist_test()
+        p = pca_fit()
+        return {"pca_test_mse": np.array([pca.mse(xt, k, p) for k in sizes])}
+
+    curve = checkpoints.load_or_compute("pca_curve", compute, cfg)
+    return {"sizes": np.array(sizes), "ae_test_mse": np.array(ae), "pca_test_mse": curve["pca_test_mse"]}
+
+
+# --- notebook 06 ----------------------------------------------------------------------------------
+
+def dae_model(step: str = "seminar", kind: str = "gaussian", level: float = recipes.DAE_SIGMA,
+              progress: bool = False):
+    """``(model, info)``: the DAE of :func:`recipes.dae` (row ``step`` of DAE_STEPS, ``kind`` noise)."""
+    return trained(recipes.dae(step, kind, level), progress)
+
+
+def dae_steps() -> dict:
+    """``{step: (model, info)}`` for every row of DAE_STEPS (Gaussian noise, σ = DAE_SIGMA)."""
+    return {step: dae_model(step) for step in recipes.DAE_STEPS}
+
+
+def pca_denoiser(kind: str = "gaussian", level: float = recipes.DAE_SIGMA) -> pca.PCADenoiser:
+    """PCA denoising with the best k, chosen on held-out images (:func:`course_utils.pca.fit_denoiser`):
+    fitted on the clean training images minus the last ``config.size("dae_val")``, which are
+    corrupted and used to pick k. The test images are never looked at. ``.val_mse`` holds the
+    validation curve over ``.ks``."""
+    spec = data.noise_spec(kind, level)
+    n_val = config.size("dae_val")
+    cfg = {"n_train": config.size("mnist_train"), "n_val": n_val, "data_seed": 0, "noise": spec,
+           "val_seed": 2, "ks": list(pca.DENOISE_KS), "clip": True}
+
+    def compute():
+        x = data.shared_images("train", n=cfg["n_train"], seed=cfg["data_seed"])
+        return pca.fit_denoiser(x[:-n_val], x[-n_val:], spec, cfg["val_seed"], pca.DENOISE_KS)
+
+    r = checkpoints.load_or_compute("pca_denoiser", compute, cfg)
+    den = pca.PCADenoiser(r["mean"], r["components"], int(r["k"]))
+    den.val_mse, den.ks = np.asarray(r["val_mse"]), np.array(pca.DENOISE_KS)
+    return den
+
+
+def denoisers() -> dict:
+    """The notebook-06 denoisers behind the noise widget and the benchmarks: ``{"seminar": the
+    seminar's DAE exactly, "fixed": the repaired DAE (row DAE_FIXED), "masking": the repaired DAE
+    trained on masking noise (DAE_MASKING), "pca": PCADenoiser with k chosen at σ = DAE_SIGMA}``."""
+    return {"seminar": dae_model("seminar")[0], "fixed": dae_model(recipes.DAE_FIXED)[0],
+            "masking": dae_model(recipes.DAE_FIXED, "masking", recipes.DAE_MASKING)[0], "pca": pca_denoiser()}
+
+
+# --- notebook 07 ----------------------------------------------------------------------------------
+
+#: Baselines of the rate–distortion comparison: PCA (components × bits) and JPEG qualities.
+PCA_COMPONENTS: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128)
+PCA_BITS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8)
+JPEG_QUALITIES: tuple[int, ...] = (1, 3, 5, 10, 20, 30, 50, 75, 95)
+
+
+def compression_model(bits: int, progress: bool = False):
+    """``(model, info)``: the quantized autoencoder with ``bits`` bits per code value (:func:`recipes.quantized`)."""
+    return trained(recipes.quantized(bits), progress)
+
+
+def compression_models(progress: bool = False) -> dict:
+    """``{bits: QuantizedAutoencoder}`` for every bit depth of COMPRESSION_BITS."""
+    return {b: compression_model(b, progress)[0] for b in recipes.COMPRESSION_BITS}
+
+
+def compression_test_images():
+    """The test digits every codec of notebook 07 is measured on (``config.size("compress_test")``)."""
+    return data.load_mnist("test", n=config.size("compress_test"), seed=0)
+
+
+def compression_curve() -> dict:
+    """The rate–distortion comparison of notebook 07, computed once and cached.
+
+    On the same ``compress_test`` digits: for each quantized autoencoder (``ae_*``, one entry per
+    bit depth) the fixed length ``latent × bits``, the arithmetic-coder size with a table fitted on
+    the training codes (``ae_rate``), the real lzma and zlib bytes of the symbol stream, and the
+    MSE; PCA with quantized coefficients for every (components, bits) pair (``pca_*``); JPEG by
+    Pillow at each quality (``jpeg_file_bits``: real files, ``jpeg_payload_bits``: without headers).
+    Sizes are bits per image; MSE is per pixel on [0, 1] images.
+    """
+    cfg = {"models": [recipes.quantized(b).key() for b in recipes.COMPRESSION_BITS],
+           "n_test": config.size("compress_test"), "test_seed": 0,
+           "pca_components": list(PCA_COMPONENTS), "pca_bits": list(PCA_BITS),
+           "jpeg_qualities": list(JPEG_QUALITIES), "rate": "train-table-arithmetic-v1"}
+
+    def compute():
+        x = data.shared_images("train", n=config.size("mnist_train"), seed=0)
+        xt, _ = compression_test_images()
+        out = {k: [] for k in ("ae_bits", "ae_fixed_bits", "ae_rate", "ae_lzma_bits", "ae_zlib_bits", "ae_mse")}
+        for b in recipes.COMPRESSION_BITS:
+            m = compression_model(b)[0]
+            s_tr, s_te = m.symbols(x), m.symbols(xt)
+            out["ae_bits"].append(b)
+            out["ae_fixed_bits"].append(m.latent_dim * b)
+            out["ae_rate"].append(code_length_bits(s_tr, s_te, 2 ** b))
+            out["ae_lzma_bits"].append(lzma_bits(s_te))
+            out["ae_zlib_bits"].append(zlib_bits(s_te))
+            out["ae_mse"].append(float(((m.decode_symbols(s_te) - xt) ** 2).mean()))
+        out = {k: np.asarray(v) for k, v in out.items()}
+        out.update({f"pca_{k}": v for k, v in pca_rate_distortion(x, xt, PCA_COMPONENTS, PCA_BITS).items()})
+        jpeg = jpeg_rate_distortion(xt, JPEG_QUALITIES, keep=10)
+        out.update({"jpeg_quality": jpeg["quality"], "jpeg_file_bits": jpeg["file_bits"],
+                    "jpeg_payload_bits": jpeg["payload_bits"], "jpeg_mse": jpeg["mse"],
+                    "jpeg_decoded": jpeg["decoded"]})
+        return out
+
+    return checkpoints.load_or_compute("compression_curve", compute, cfg)
