@@ -88,7 +88,7 @@ class QuantizedAutoencoder(nn.Module):
                  output_activation: str | None = "sigmoid", init: str = "kaiming") -> None:
         super().__init__()
         self.bits = _check_bits(bits)
-        self.ae = models.autoencoder(latent_dim, hidden=tuple(hidden), input_dim=input_dim,
+        self.ae = models.autoencoder(latent_dim, hidden=tuple(hidden), input_dim=input_dim, decoder_sizes=None,
                                      hidden_activation=hidden_activation, code_activation="sigmoid",
                                      output_activation=output_activation, init=init)
         self.latent_dim = self.ae.latent_dim

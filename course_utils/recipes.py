@@ -111,7 +111,7 @@ class Recipe:
             return QuantizedAutoencoder(self.sizes[-1], self.quantize_bits, hidden=self.sizes[1:-1],
                                         input_dim=self.sizes[0], hidden_activation=self.hidden_activation,
                                         output_activation=self.output_activation, init=self.init)
-        return Autoencoder(self.sizes, hidden_activation=self.hidden_activation,
+        return Autoencoder(self.sizes, decoder_sizes=None, hidden_activation=self.hidden_activation,
                            code_activation=self.code_activation,
                            output_activation=self.output_activation, init=self.init)
 

@@ -90,12 +90,6 @@ def test_cosine_schedule_follows_the_time_budget(mnist_small):
     assert used[0] == 1e-2 and used[-1] < 1e-3 and len(used) < 10_000 * 20 / 100
 
 
-def test_progress_bar_runs(mnist_small, capsys):
-    x, _, _, _ = mnist_small
-    m = autoencoder(4, hidden=(8,))
-    fit(m, x[:200], epochs=1, batch_size=100, lr=1e-3, progress=True, device="cpu")
-
-
 def test_reconstruct_and_mse(mnist_small):
     _, _, xt, _ = mnist_small
     m = autoencoder(4, hidden=(8,))

@@ -1,0 +1,81 @@
+"""The model store: a recipe in, the trained model out — trained once, then served from the cache."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import checkpoints, config, recipes, store, training
+from course_utils.recipes import Recipe
+
+
+def _tiny(**changes) -> Recipe:
+    return Recipe("tiny", (784, 4), n_train=200, n_test=100, batch_size=100, epochs=1, lr=1e-2,
+                  device="cpu").replace(**changes)
+
+
+def test_trained_trains_once_then_serves_the_same_model(tmp_cache):
+    model, info = store.trained(_tiny())
+    assert info["cached"] is False and len(info["test_mse"]) == 1 and not model.training
+    files = sorted(p.name for p in tmp_cache.iterdir())
+    assert files == [checkpoints.cache_path("tiny", _tiny().key()).name]
+    again, info2 = store.trained(_tiny())
+    assert info2["cached"] is True and info2["test_mse"] == info["test_mse"]
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    other, info3 = store.trained(_tiny(lr=1e-3))          # a changed field is another model
+    assert info3["cached"] is False and len(list(tmp_cache.iterdir())) == 2
+    assert not torch.equal(other.encoder[0].weight, model.encoder[0].weight)
+
+
+def test_trained_uses_the_recipes_data_and_noise(tmp_cache, monkeypatch):
+    seen = {}
+    real_fit = training.fit
+    monkeypatch.setattr(training, "fit", lambda m, x, **kw: seen.update(x=x, **kw) or real_fit(m, x, **kw))
+    store.trained(_tiny(noise_kind="masking", noise_level=0.25, n_train=300, n_test=0))
+    assert tuple(seen["x"].shape) == (300, 784) and seen["x_test"] is None
+    assert seen["noise"] == {"kind": "masking", "level": 0.25}
+
+
+def test_swiss_roll_data_is_standardised_and_its_statistics_kept(tmp_cache):
+    r = recipes.swiss_roll_ae().replace(n_train=300, epochs=1)
+    x, xt, extra = store.training_data(r)
+    assert xt is None and tuple(x.shape) == (300, 3)
+    assert torch.allclose(x.mean(0), torch.zeros(3), atol=1e-5)
+    _, info = store.trained(r)
+    assert np.allclose(info["mean"], extra["mean"]) and len(info["std"]) == 3
+
+
+def test_pretrain_runs_before_fit_and_is_required_exactly_when_named(tmp_cache):
+    calls = []
+
+    def pretrain(model, epochs):
+        calls.append(epochs)
+        with torch.no_grad():
+            model.decoder[0].bias.fill_(0.13)     # the mean-ish image: an error we can recompute
+
+    r = _tiny(pretrain="greedy", pretrain_epochs=2)
+    _, info = store.trained(r, pretrain=pretrain)
+    assert calls == [2]
+    m = r.build()
+    pretrain(m, 2)
+    xt = store.training_data(r)[1]
+    assert info["pretrained_test_mse"] == pytest.approx(training.mse(m, xt), rel=1e-6)
+    with pytest.raises(ValueError, match="pass a pretrain function exactly"):
+        store.trained(r)
+    with pytest.raises(ValueError, match="pass a pretrain function exactly"):
+        store.trained(_tiny(), pretrain=pretrain)
+    with pytest.raises(ValueError, match="expects a course_utils.recipes.Recipe"):
+        store.trained({"name": "tiny"})
+
+
+def test_store_getters_serve_their_recipes(tmp_cache, monkeypatch):
+    sizes = dict(config.SIZES)
+    sizes.update({"mnist_train": (400, 400), "mnist_test": (100, 100), "ae_epochs": (1, 1), "dae_epochs": (1, 1)})
+    monkeypatch.setattr(config, "SIZES", sizes)
+    _, info = store.latent_model(2)
+    assert checkpoints.cache_path("latent2", recipes.latent(2).key()).is_file()
+    assert info["test_mse"][-1] == pytest.approx(training.mse(store.latent_model(2)[0], store.training_data(recipes.latent(2))[1]), rel=1e-5)
+    store.dae_model("xavier")
+    assert checkpoints.cache_path("dae_xavier", recipes.dae("xavier").key()).is_file()
+    with pytest.raises(ValueError, match="sizes must be a non-empty sequence"):
+        store.latent_models([3])
