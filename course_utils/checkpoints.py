@@ -30,8 +30,6 @@ import json
 import math
 import os
 import sys
-import tempfile
-import time
 import zipfile
 from pathlib import Path
 from typing import Any, Callable
@@ -40,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import config
+from . import atomic, config
 
 __all__ = ["save", "load", "cache_key", "cache_path", "load_or_train", "load_or_compute",
            "CACHE_VERSION", "MAX_RESULT_BYTES"]
@@ -55,7 +53,6 @@ MAX_RESULT_BYTES = 512 * 2**20
 #: Temp files of a save older than this (seconds) are orphans of a killed process.
 ORPHAN_AGE_S = 3600.0
 
-_TMP_SUFFIX = ".tmp"
 _FIX = "set COURSE_CACHE_DIR to a writable folder to cache it"
 
 
@@ -136,37 +133,11 @@ def _digest(arrays: dict[str, torch.Tensor | np.ndarray], meta_json: str) -> str
 
 # --- atomic writes ---------------------------------------------------------------------------------
 
-def _file_mode() -> int:
-    """0o666 minus the process umask: the mode ``open()`` would give a new file."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _remove_orphans(folder: Path, now: float | None = None) -> None:
-    """Remove temp files of saves (``.NAME.XXXX.tmp``) older than ORPHAN_AGE_S: a killed process's."""
-    now = time.time() if now is None else now
-    for p in folder.glob(f".*{_TMP_SUFFIX}"):
-        try:
-            if now - p.stat().st_mtime > ORPHAN_AGE_S:
-                p.unlink()
-        except OSError:
-            pass  # another process's, or already gone
-
-
 def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Write ``path`` through a temp file in its folder and a rename; no temp file survives an error."""
+    """Make the folder, clean its orphan temp files, then write ``path`` atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_orphans(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.remove_orphans(path.parent, ORPHAN_AGE_S)
+    atomic.write_atomic(path, write)
 
 
 def _save_or_warn(path: Path, write: Callable[[str], None], what: str) -> bool:
