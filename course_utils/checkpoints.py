@@ -99,7 +99,7 @@ def cache_key(name: str, cfg: dict[str, Any]) -> str:
 
 def _config_json(value: Any) -> str:
     try:
-        return json.dumps(_normalise(value), sort_keys=True, allow_nan=False)
+        return json.dumps(_normalise(value), sort_keys=True)
     except (TypeError, ValueError) as err:
         raise ValueError(f"config must hold only JSON-able values (numbers, strings, lists): {err}") from None
 
@@ -300,12 +300,12 @@ def _load_cached_model(path: Path, name: str, key: str, build) -> tuple[nn.Modul
     try:
         _, meta = load(path, model)
         info = _check_meta(meta, name, key)
-    except DamagedCache as err:
-        _reject(path, err)
-        return None
     except OSError as err:
         _warn(f"cannot read the cached file {path} ({type(err).__name__}: {err}); training again — "
               f"{_FIX}, or ask the file's owner to make it readable.")
+        return None
+    except Exception as err:  # DamagedCache, or anything else a strange file provokes
+        _reject(path, err)
         return None
     model.eval()
     return model, {**info, "cached": True}
@@ -395,11 +395,11 @@ def _load_cached_result(path: Path, name: str, key: str) -> tuple[Any] | None:
         return None
     try:
         return (_read_result(path, name, key),)
-    except DamagedCache as err:
-        _reject(path, err)
     except OSError as err:
         _warn(f"cannot read the cached file {path} ({type(err).__name__}: {err}); computing again — "
               f"{_FIX}, or ask the file's owner to make it readable.")
+    except Exception as err:  # DamagedCache, or anything else a strange file provokes
+        _reject(path, err)
     return None
 
 
