@@ -111,13 +111,13 @@ def cache_path(name: str, cfg: dict[str, Any], suffix: str = ".safetensors") -> 
 
 # --- digests ---------------------------------------------------------------------------------------
 
-def _array_bytes(value: torch.Tensor | np.ndarray) -> tuple[str, list[int], bytes]:
+def _array_bytes(value: torch.Tensor | np.ndarray) -> tuple[str, list[int], np.ndarray]:
+    """dtype name, shape, and a zero-copy uint8 view of the array's bytes (what is digested)."""
     if isinstance(value, torch.Tensor):
         t = value.detach().to("cpu").contiguous()
-        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes()
-        return str(t.dtype), list(t.shape), raw
+        return str(t.dtype), list(t.shape), t.reshape(-1).view(torch.uint8).numpy()
     a = np.ascontiguousarray(value)
-    return a.dtype.str, list(a.shape), a.tobytes()
+    return a.dtype.str, list(a.shape), a.reshape(-1).view(np.uint8)
 
 
 def _digest(arrays: dict[str, torch.Tensor | np.ndarray], meta_json: str) -> str:
@@ -126,7 +126,7 @@ def _digest(arrays: dict[str, torch.Tensor | np.ndarray], meta_json: str) -> str
     h.update(meta_json.encode())
     for name in sorted(arrays):
         dtype, shape, raw = _array_bytes(arrays[name])
-        h.update(b"\0" + json.dumps([name, dtype, shape, len(raw)]).encode() + b"\0")
+        h.update(b"\0" + json.dumps([name, dtype, shape, raw.nbytes]).encode() + b"\0")
         h.update(raw)
     return h.hexdigest()
 
