@@ -369,10 +369,11 @@ from test_cache_faults import build, train, CFG
 """
 
 
-def _child(code: str, cache: Path, **popen) -> subprocess.Popen:
-    env = {**os.environ, "COURSE_CACHE_DIR": str(cache)}
-    return subprocess.Popen([sys.executable, "-c", CHILD_PRELUDE + textwrap.dedent(code)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+def _child(code: str, cache: Path, args: list[str] = ()) -> subprocess.Popen:
+    """A real Python process running ``code`` (after CHILD_PRELUDE) with ``cache`` as its cache."""
+    env = {**os.environ, "COURSE_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", CHILD_PRELUDE + textwrap.dedent(code), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_a_file_size_limit_disk_full_keeps_the_model(tmp_cache):
@@ -414,19 +415,29 @@ def test_orphan_temp_files_are_cleaned_on_the_next_save(tmp_cache):
 # --- two processes -----------------------------------------------------------------------------------
 
 def test_two_processes_training_the_same_model_at_once_end_with_one_intact_file(tmp_cache):
-    start = time.time() + 3.0  # both start training at the same moment
+    go = tmp_cache.parent / "go"
     code = f"""
-        while time.time() < {start}: time.sleep(0.005)
-        model, info = checkpoints.load_or_train("race", build, lambda m: train(m, steps=200), CFG)
+        from pathlib import Path
+        torch.set_num_threads(1)
+        Path(sys.argv[-1]).write_text("ready")
+        while not Path({str(go)!r}).exists(): time.sleep(0.002)  # both start at the same moment
+        model, info = checkpoints.load_or_train("race", build, lambda m: train(m, steps=150), CFG)
         print(json.dumps({{"cached": info["cached"], "w": model[0].weight.sum().item()}}))
     """
-    procs = [_child(code, tmp_cache) for _ in range(2)]
+    ready = [tmp_cache.parent / f"ready{i}" for i in range(2)]
+    procs = [_child(code, tmp_cache, args=[str(r)]) for r in ready]
+    deadline = time.monotonic() + 120
+    while not all(r.exists() for r in ready):
+        assert all(p.poll() is None for p in procs) and time.monotonic() < deadline
+        time.sleep(0.01)
+    go.write_text("go")
     results = []
     for p in procs:
         out, err = p.communicate(timeout=180)
         assert p.returncode == 0, err
         results.append(json.loads(out))
     assert results[0]["w"] == results[1]["w"]
+    assert [r["cached"] for r in results] == [False, False], "both must really train at once"
     model, info = checkpoints.load_or_train("race", build, lambda m: 1 / 0, CFG)
     assert info["cached"] is True and model[0].weight.sum().item() == results[0]["w"]
     assert [p.name for p in tmp_cache.iterdir()] == [checkpoints.cache_path("race", CFG).name]
