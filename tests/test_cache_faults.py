@@ -15,7 +15,6 @@ import sys
 import textwrap
 import time
 import tracemalloc
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -389,6 +388,19 @@ def test_a_file_size_limit_disk_full_keeps_the_model(tmp_cache):
     assert json.loads(out) == {"cached": False, "params": 1569784}
     assert err.count("\n") == 1 and "was not cached" in err and "COURSE_CACHE_DIR" in err, err
     assert list(tmp_cache.iterdir()) == [], "a partial or temp file was left behind"
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads a mode-000 file")
+def test_an_unreadable_cached_file_is_reported_and_the_model_returned(tmp_cache, capsys):
+    """Another user's 0600 file (here: our own, mode 000): one clear line, a trained model."""
+    checkpoints.load_or_train("m", build, train, CFG)
+    path = checkpoints.cache_path("m", CFG)
+    path.chmod(0)
+    capsys.readouterr()
+    model, info = checkpoints.load_or_train("m", build, train, CFG)
+    err = capsys.readouterr().err
+    assert info["cached"] is False and model is not None
+    assert err.count("\n") == 1 and "cannot read the cached file" in err and "COURSE_CACHE_DIR" in err, err
 
 
 def test_created_files_follow_the_umask(tmp_cache):
