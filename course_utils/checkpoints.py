@@ -312,6 +312,8 @@ def _load_cached_model(path: Path, name: str, key: str, build) -> tuple[nn.Modul
 
 def _check_meta(meta: dict, name: str, key: str) -> dict:
     """The stored info, after checking the file was made for this name and cache key."""
+    if not isinstance(meta.get("key"), str):
+        raise DamagedCache("it records no cache key")
     if meta.get("name") != name or meta.get("key") != key:
         raise DamagedCache(f"it was made for {meta.get('name')!r} (key {meta.get('key')!r}), "
                            f"not {name!r} (key {key!r})")

@@ -79,6 +79,13 @@ def nan_weights_and_extra_key_redigested(path: Path) -> None:
     checkpoints.save({**bad, "extra": torch.zeros(3)}, path, metadata=json.loads(meta["json"]))
 
 
+def nan_weights_redigested(path: Path) -> None:
+    """NaN weights written with a matching digest: only the finiteness check can tell."""
+    state, meta = _read(path)
+    checkpoints.save({k: torch.full_like(v, float("nan")) for k, v in state.items()}, path,
+                     metadata=json.loads(meta["json"]))
+
+
 def int64_weights_redigested(path: Path) -> None:
     state, meta = _read(path)
     checkpoints.save({k: (v * 100).to(torch.int64) for k, v in state.items()}, path,
@@ -129,7 +136,7 @@ def garbage(path: Path) -> None:
     path.write_bytes(b"not a checkpoint")
 
 
-MODEL_FAULTS = [nan_weights, nan_weights_and_extra_key_redigested, int64_weights_redigested,
+MODEL_FAULTS = [nan_weights, nan_weights_redigested, nan_weights_and_extra_key_redigested, int64_weights_redigested,
                 missing_tensor_redigested, flipped_exponent_bit, false_test_mse, other_models_file,
                 _metadata("[]", True), _metadata('{"info": 5}', True), _metadata("[]", False),
                 _metadata("not json", True), garbage]
