@@ -65,11 +65,23 @@ def pick(full, fast):
     return fast if FAST else full
 
 
+def _find_base_dir() -> Path:
+    """The repository root when this package sits in a checkout, else the current directory."""
+    root = Path(__file__).resolve().parents[1]
+    if (root / "pyproject.toml").is_file() and (root / "course_utils").is_dir():
+        return root
+    return Path.cwd().resolve()
+
+
+#: The folder relative COURSE_*_DIR paths are resolved against (fixed at import time).
+_BASE_DIR: Path = _find_base_dir()
+
+
 def _env_path(var: str) -> Path | None:
     value = os.environ.get(var)
     if not value:
         return None
-    return Path(value).expanduser().resolve()
+    return (_BASE_DIR / Path(value).expanduser()).resolve()
 
 
 def _user_cache_root() -> Path:
@@ -93,5 +105,6 @@ def cache_dir() -> Path:
 
 
 def artifact_dir() -> Path:
-    """Folder for generated artifacts (screenshots, static site): ``COURSE_ARTIFACT_DIR`` or ./build."""
-    return _env_path("COURSE_ARTIFACT_DIR") or Path("build").resolve()
+    """Folder for generated artifacts (screenshots, static site): ``COURSE_ARTIFACT_DIR``, else
+    ``build/`` in the repository root (the base folder of relative paths, see the module docstring)."""
+    return _env_path("COURSE_ARTIFACT_DIR") or (_BASE_DIR / "build")

@@ -25,16 +25,29 @@ def _say(ok: bool, name: str, why: str) -> bool:
     return ok
 
 
+def _check_bug(name: str, what: str, err: Exception) -> bool:
+    """Report a broken reference of a check (never the learner's fault) and return False."""
+    return _say(False, name, f"the check's {what} ({type(err).__name__}: {err}); this is a bug in "
+                             f"the check, not in your answer — please report it")
+
+
 def check_value(name: str, answer: Any, expected: Any, *, rtol: float = 1e-3, atol: float = 0.0,
                 hint: str = "") -> bool:
-    """Compare a number (or array) with the expected one within tolerances; print a verdict."""
+    """Compare a number (or array) with the expected one within tolerances; print a verdict.
+
+    Never raises: Python and numpy numbers, arrays and tensors (also ones that require grad) are
+    compared; anything else is reported as "expected a number".
+    """
     if not_attempted(answer):
         print(f"⏳ {name}: not attempted yet. Fill in the answer, or reveal the solution below.")
         return False
     try:
-        a = np.asarray(answer, dtype=float)
-        e = np.asarray(expected, dtype=float)
-    except (TypeError, ValueError):
+        e = np.asarray(_to_numpy(expected), dtype=float)
+    except Exception as err:  # the check's own reference is broken: say so, never raise
+        return _check_bug(name, "reference value could not be read", err)
+    try:
+        a = np.asarray(_to_numpy(answer), dtype=float)
+    except Exception:
         return _say(False, name, f"expected a number, got {type(answer).__name__}. {hint}".strip())
     if a.shape != e.shape:
         return _say(False, name, f"expected shape {e.shape}, got {a.shape}. {hint}".strip())
@@ -65,9 +78,14 @@ def check_function(name: str, fn: Callable | None, reference: Callable, cases: l
         if got is None or got is Ellipsis:
             print(f"⏳ {name}: not attempted yet (returned {got!r}).")
             return False
-        want = reference(*args)
-        g = np.asarray(_to_numpy(got), dtype=float)
-        w = np.asarray(_to_numpy(want), dtype=float)
+        try:
+            w = np.asarray(_to_numpy(reference(*args)), dtype=float)
+        except Exception as err:  # the check's reference is broken: say so, never raise
+            return _check_bug(name, "reference raised", err)
+        try:
+            g = np.asarray(_to_numpy(got), dtype=float)
+        except Exception:
+            return _say(False, name, f"expected a number or an array, got {type(got).__name__}. {hint}".strip())
         if g.shape != w.shape or not np.allclose(g, w, rtol=rtol, atol=atol):
             detail = (f"shape {g.shape} instead of {w.shape}" if g.shape != w.shape
                       else f"max difference {np.max(np.abs(g - w)):.3g}")
@@ -79,7 +97,8 @@ def _to_numpy(x):
     try:
         import torch
         if isinstance(x, torch.Tensor):
-            return x.detach().cpu().numpy()
+            t = x.detach().cpu()
+            return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
     except ImportError:  # pragma: no cover
         pass
     if isinstance(x, float) and math.isnan(x):

@@ -19,13 +19,29 @@ from __future__ import annotations
 import argparse
 import html
 import os
+import re
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from . import config
+from .atomic import write_text_atomic
 
-__all__ = ["find_notebooks", "build_site", "freeze_widgets", "main"]
+__all__ = ["find_notebooks", "build_site", "freeze_widgets", "drop_noise", "strip_ansi", "main"]
+
+#: Seconds one cell may run before the build reports it as hung (full size, fast mode).
+CELL_TIMEOUT_S = (600, 180)
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+#: Lines of executor noise (not the notebook's own output) that never belong on a page.
+_NOISE = re.compile(r"Kernel is running over TCP without encryption|"
+                    r"Please consider running over IPC or enabling encryption")
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without ANSI colour and cursor codes (tracebacks are coloured)."""
+    return _ANSI.sub("", text)
 
 
 def default_notebook_dir() -> Path:
@@ -106,21 +122,45 @@ def freeze_widgets(nb) -> int:
     return frozen
 
 
+def drop_noise(nb) -> int:
+    """Remove the executor's "Kernel is running over TCP without encryption" lines from ``nb``'s
+    stream outputs (outputs left empty are dropped). Returns how many lines were removed."""
+    removed = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                lines = out.get("text", "").splitlines(keepends=True)
+                clean = [line for line in lines if not _NOISE.search(line)]
+                removed += len(lines) - len(clean)
+                if not clean:
+                    continue
+                out["text"] = "".join(clean)
+            kept.append(out)
+        cell.outputs = kept
+    return removed
+
+
 def _count_images(nb) -> int:
     return sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                if any(k.startswith("image/") for k in o.get("data", {})))
 
 
 def build_site(out: str | Path | None = None, only: list[str] | None = None,
-               notebook_dir: str | Path | None = None, timeout: int = 1800,
+               notebook_dir: str | Path | None = None, timeout: int | None = None,
                progress: bool = True) -> list[dict]:
     """Execute the chosen notebooks and write ``out/<name>.html`` for each plus ``out/index.html``.
 
+    ``timeout`` is the seconds one cell may run (default :data:`CELL_TIMEOUT_S`: 600 at full size,
+    180 in fast mode), so a hung cell fails that notebook clearly within minutes.
     Returns one record per notebook: ``name``, ``title``, ``html`` (path), ``seconds``,
     ``images`` (figures embedded) and ``error`` (None, or the first line of the failure).
     """
     from nbconvert import HTMLExporter
 
+    timeout = config.pick(*CELL_TIMEOUT_S) if timeout is None else timeout
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds per cell, got {timeout!r}")
     paths = find_notebooks(notebook_dir, only)
@@ -138,14 +178,14 @@ def build_site(out: str | Path | None = None, only: list[str] | None = None,
             os.environ.pop("MPLBACKEND", None)
         else:
             os.environ["MPLBACKEND"] = saved_backend
-    (out / "index.html").write_text(_index_html(records), encoding="utf-8")
+    write_text_atomic(out / "index.html", _index_html(records))
     return records
 
 
 def _execute_and_export(paths, out, exporter, timeout, progress) -> list[dict]:
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
     records = []
     for p in paths:
@@ -158,15 +198,19 @@ def _execute_and_export(paths, out, exporter, timeout, progress) -> list[dict]:
         try:
             NotebookClient(nb, timeout=timeout, kernel_name="python3",
                            resources={"metadata": {"path": str(p.parent)}}).execute()
+        except CellTimeoutError:
+            error = f"a cell ran longer than the {timeout} s allowed per cell (hung?); see the page"
         except CellExecutionError as err:
-            error = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            text = strip_ansi(str(err)).strip()
+            error = text.splitlines()[-1] if text else type(err).__name__
         except Exception as err:  # kernel died, timeout, ...: still write the page, then report it
             error = f"{type(err).__name__}: {err}"
         seconds = time.perf_counter() - t0
         freeze_widgets(nb)
+        drop_noise(nb)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
         target = out / (p.stem + ".html")
-        target.write_text(body, encoding="utf-8")
+        write_text_atomic(target, body)
         rec = {"name": p.name, "title": title, "html": target, "seconds": seconds,
                "images": _count_images(nb), "error": error}
         records.append(rec)
@@ -180,9 +224,10 @@ def _index_html(records: list[dict]) -> str:
     mode = "fast mode (small sizes)" if config.FAST else "full size"
     rows = []
     for r in records:
-        status = (f'<span class="bad">failed: {html.escape(r["error"])}</span>' if r["error"]
+        error = strip_ansi(r["error"]) if r["error"] else None
+        status = (f'<span class="bad">failed: {html.escape(error)}</span>' if error
                   else f'{r["images"]} figure(s), executed in {r["seconds"]:.0f} s')
-        rows.append(f'<li><a href="{html.escape(r["html"].name)}">{html.escape(r["title"])}</a>'
+        rows.append(f'<li><a href="{_href(r["html"].name)}">{html.escape(r["title"])}</a>'
                     f' <small>— {status}</small></li>')
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -195,11 +240,17 @@ li{{margin:.4rem 0}} .bad{{color:#b00}} small{{color:#555}}</style></head>
 <p><b>오토인코더: 비선형 매니폴드의 비지도 학습.</b> A static, executed copy of the course
 ({mode}, built {time.strftime('%Y-%m-%d')}). Sliders need a running kernel: open a notebook on
 Binder or Colab (badges at the top of each page) to move them.</p>
-<ol start="0">
+<ol>
 {chr(10).join(rows)}
 </ol>
 </body></html>
 """
+
+
+def _href(file_name: str) -> str:
+    """A link to a file beside the index: relative (``./``), URL-quoted, HTML-escaped, so no file
+    name (``javascript:alert(1).html``) can become a scheme or break out of the attribute."""
+    return html.escape("./" + quote(file_name, safe=""), quote=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,7 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="PREFIX",
                         help="notebook name prefixes to build, e.g. --only 00 03 (default: all)")
     parser.add_argument("--notebooks", type=Path, default=None, help="folder of the notebooks")
-    parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    parser.add_argument("--timeout", type=int, default=None,
+                        help=f"seconds allowed per cell (default {CELL_TIMEOUT_S[0]}, "
+                             f"{CELL_TIMEOUT_S[1]} in fast mode)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     try:

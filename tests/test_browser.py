@@ -18,6 +18,8 @@ The server, its kernels and the browser are always shut down; every wait has a d
 """
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -244,14 +246,10 @@ def artifacts() -> Path:
     return d
 
 
-@pytest.fixture(scope="module")
-def lab(browser_tools, tmp_path_factory, artifacts):
-    """JupyterLab on 127.0.0.1:<free port> with a random token, serving a copy of notebooks/."""
-    tmp = tmp_path_factory.mktemp("browser")
-    root = tmp / "notebooks"
-    shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    _write_harness_notebook(root / HARNESS_NB)
-
+def _lab_env(tmp: Path, token: str) -> dict:
+    """The server's environment: ours (COURSE_* reach the kernel), a private Jupyter config, and the
+    token in JUPYTER_TOKEN — never on the command line (readable with ``ps``) nor in the log (a
+    token from the environment is shown as ``...`` in the server's start-up banner)."""
     # A private Jupyter config folder: no user password, theme, workspace or extension settings leak
     # in. All cells stay in the DOM (no windowing) and no news pop-up covers the page.
     cfg = tmp / "jupyter-config"
@@ -267,18 +265,28 @@ def lab(browser_tools, tmp_path_factory, artifacts):
     env = dict(os.environ)  # COURSE_FAST, COURSE_DATA_DIR, COURSE_CACHE_DIR reach the kernel
     env["JUPYTER_CONFIG_DIR"] = str(cfg)
     env["JUPYTER_RUNTIME_DIR"] = str(tmp / "jupyter-runtime")
+    env["JUPYTER_TOKEN"] = token
+    env.pop("JUPYTER_TOKEN_FILE", None)
     env.pop("MPLBACKEND", None)  # conftest/CI set Agg; the kernel must use the inline backend
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
 
-    port, token = _free_port(), secrets.token_hex(24)
-    log = artifacts / "jupyterlab-server.log"
+
+def _lab_command(port: int, root: Path) -> list[str]:
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
+           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI containers run as root
         cmd.append("--allow-root")
+    return cmd
+
+
+@contextlib.contextmanager
+def _running_lab(tmp: Path, root: Path, log: Path):
+    """Start JupyterLab on 127.0.0.1:<free port> with a random token; yield a Lab; always stop it."""
+    port, token = _free_port(), secrets.token_hex(24)
     with open(log, "wb") as log_fh:
-        proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=log_fh, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(_lab_command(port, root), cwd=tmp, env=_lab_env(tmp, token),
+                                stdout=log_fh, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
                                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     server = Lab(f"http://127.0.0.1:{port}", token, root, proc, log)
@@ -299,6 +307,38 @@ def lab(browser_tools, tmp_path_factory, artifacts):
         yield server
     finally:
         _stop_server(proc, server)
+
+
+@pytest.fixture(scope="module")
+def lab(browser_tools, tmp_path_factory, artifacts):
+    """JupyterLab on 127.0.0.1:<free port> with a random token, serving a copy of notebooks/."""
+    tmp = tmp_path_factory.mktemp("browser")
+    root = tmp / "notebooks"
+    shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    _write_harness_notebook(root / HARNESS_NB)
+    with _running_lab(tmp, root, artifacts / "jupyterlab-server.log") as server:
+        yield server
+
+
+def test_server_token_travels_in_the_environment_and_stays_out_of_the_log(tmp_path):
+    """No browser needed: the token is not in the server's command line nor in its log, and it works."""
+    if importlib.util.find_spec("jupyterlab") is None:
+        _skip_or_fail("this test needs JupyterLab")
+    root = tmp_path / "root"
+    root.mkdir()
+    log = tmp_path / "server.log"
+    with _running_lab(tmp_path, root, log) as server:
+        cmdline = Path(f"/proc/{server.proc.pid}/cmdline")
+        if cmdline.exists():
+            assert server.token not in cmdline.read_bytes().decode(errors="replace")
+        assert server.token not in " ".join(_lab_command(1, root))
+        assert "started" in json.dumps(server.api("/api/status"))  # the token from the environment works
+        anonymous = urllib.request.Request(server.base + "/api/status")
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(anonymous, timeout=10)
+        with urllib.request.urlopen(f"{server.base}/lab?token={server.token}", timeout=30):
+            pass  # a page opened with the token in its URL, as the browser does
+    assert server.token not in log.read_text(errors="replace")
 
 
 @pytest.fixture(scope="module")

@@ -94,3 +94,25 @@ def test_load_or_compute_caches_arrays_and_scalars(tmp_cache):
 def test_bad_cache_arguments(name, cfg, match):
     with pytest.raises(ValueError, match=match):
         checkpoints.cache_key(name, cfg)
+
+
+def test_json_equal_configs_share_a_cache_key():
+    key = checkpoints.cache_key
+    assert key("tsne", {"perplexity": 30.0}) == key("tsne", {"perplexity": 30})
+    assert key("t", {"a": [1.0, (2, 3.0)], "b": np.int64(8)}) == key("t", {"a": [1, [2, 3]], "b": 8})
+    assert key("t", {"flag": True}) != key("t", {"flag": 1})  # a bool stays a bool
+    assert key("t", {"lr": 0.5}) != key("t", {"lr": 0})
+    assert key("t", {"budget": float("inf")}) == key("t", {"budget": float("inf")})
+
+
+@pytest.mark.parametrize("value", [1.5, 7, "a string", [1, "two", [3.0]], None, True, {"a": None}])
+def test_load_or_compute_caches_scalars_strings_lists_and_none(tmp_cache, value):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return value
+
+    first = checkpoints.load_or_compute("val", compute, {})
+    second = checkpoints.load_or_compute("val", compute, {})
+    assert first == value and second == value and len(calls) == 1

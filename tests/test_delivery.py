@@ -133,6 +133,26 @@ def test_sync_rewrites_every_badge_and_setup_cell_from_pyproject(tmp_path):
         sync.github_slug("https://gitlab.com/a/b")
 
 
+def test_sync_replaces_files_through_a_rename_never_in_place(tmp_path):
+    """A hard link to the old README and notebook keeps the old text: sync wrote new files and
+    renamed them into place (an in-place write would change the linked copy too, and a crash
+    half way would leave a truncated notebook)."""
+    root = _copy_repo(tmp_path)
+    py = root / "pyproject.toml"
+    py.write_text(py.read_text().replace("github.com/hanyang-ai-lab/autoencoder-course", "github.com/someone/ae-fork"))
+    first = root / "notebooks" / NOTEBOOKS[0].name
+    links = {p: tmp_path / (p.name + ".old") for p in (root / "README.md", first)}
+    for p, link in links.items():
+        os.link(p, link)
+    before = {p: p.read_text(encoding="utf-8") for p in links}
+    assert all(": updated " in c for c in sync.run(root))
+    for p, link in links.items():
+        assert link.read_text(encoding="utf-8") == before[p], f"{p.name} was rewritten in place"
+        assert p.read_text(encoding="utf-8") != before[p] and "someone/ae-fork" in p.read_text(encoding="utf-8")
+    assert nbformat.read(first, as_version=4).cells
+    assert not [p for p in root.rglob(".*.tmp")], "a temp file was left behind"
+
+
 def test_delivery_check_catches_outputs_missing_slides_and_kernel():
     url = sync.repository_url(ROOT)
     nb = nbformat.read(NOTEBOOKS[0], as_version=4)
@@ -263,7 +283,7 @@ def test_static_site_of_notebook_00_and_a_widget_page(tmp_path):
     pages = sorted(p.name for p in out.glob("*.html"))
     assert pages == ["00_start_here.html", "99_widget.html", "index.html"], pages
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert 'href="00_start_here.html"' in index and 'href="99_widget.html"' in index and "failed" not in index
+    assert 'href="./00_start_here.html"' in index and 'href="./99_widget.html"' in index and "failed" not in index
     figure = r'<img[^>]+src="data:image/png;base64,[A-Za-z0-9+/=\s]{1000,}'
     page = (out / "00_start_here.html").read_text(encoding="utf-8")
     assert re.search(figure, page), "no embedded figure in notebook 00's page"

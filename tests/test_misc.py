@@ -119,3 +119,24 @@ def test_heap_growth_limit_keeps_freed_step_sized_memory_instead_of_faulting_it_
     if kept < 0:
         pytest.skip("glibc without mallinfo2 (< 2.33)")
     assert kept >= 4 << 20  # the freed 4 MB stays for the next step (trimmed back to ~130 kB without)
+
+
+@pytest.mark.parametrize("answer", [torch.tensor(0.3, requires_grad=True), torch.tensor([0.3]).requires_grad_()[0],
+                                    torch.tensor(0.3, dtype=torch.bfloat16), np.float32(0.3), np.float64(0.3)])
+def test_check_value_accepts_tensors_with_grad_and_numpy_scalars(answer, capsys):
+    assert check_value("x", answer, 0.3, rtol=1e-2) is True
+    assert "correct" in capsys.readouterr().out
+
+
+def test_check_value_and_check_function_never_raise(capsys):
+    assert check_value("n", np.int64(8), 8) is True
+    assert check_value("n", 8, np.int64(8)) is True
+    assert check_value("x", 0.3, torch.tensor(0.3, requires_grad=True)) is True
+    assert check_value("x", torch.ones(2, requires_grad=True), 0.3) is False
+    assert check_value("x", object(), 0.3) is False
+    assert check_value("x", 0.3, object()) is False
+    assert "bug in the check" in capsys.readouterr().out
+    assert check_function("f", lambda x: x, lambda x: 1 / 0, [(1,)]) is False
+    assert "reference raised (ZeroDivisionError" in capsys.readouterr().out
+    assert check_function("f", lambda x: torch.ones(2, requires_grad=True) * x, lambda x: np.ones(2) * x, [(2.0,)])
+    assert check_function("f", lambda x: "text", lambda x: x, [(1.0,)]) is False

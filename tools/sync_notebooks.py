@@ -31,6 +31,9 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `python tools/sync_notebooks.py` from a checkout, installed or not
+    sys.path.insert(0, str(ROOT))
+from course_utils.atomic import write_text_atomic  # noqa: E402
 SETUP_TAG = "course-setup"
 SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
 COLAB_BRANCH = "main"   # Colab opens a file on a branch
@@ -244,7 +247,7 @@ def run(root: Path = ROOT, check: bool = False) -> list[str]:
         changes = sync_notebook(nb, url, p.name)
         if changes:
             nbformat.validate(nb)
-            nbformat.write(nb, p)
+            write_notebook(nb, p)
             findings.append(f"{p.name}: updated {', '.join(changes)}")
         findings += check_notebook(nb, url, p.name)  # what syncing cannot fix
     readme = root / "README.md"
@@ -255,9 +258,15 @@ def run(root: Path = ROOT, check: bool = False) -> list[str]:
             findings += [f"README.md: {c} are out of date (a notebook added or renamed, or the Repository "
                          f"address {url} changed; run `python tools/sync_notebooks.py`)" for c in changes]
         else:
-            readme.write_text(fixed, encoding="utf-8")
+            write_text_atomic(readme, fixed)
             findings.append(f"README.md: updated {', '.join(changes)}")
     return findings
+
+
+def write_notebook(nb, path: Path) -> None:
+    """Write ``nb`` to ``path`` as ``nbformat.write`` would, through a temp file and a rename."""
+    text = nbformat.writes(nb)
+    write_text_atomic(path, text if text.endswith("\n") else text + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
