@@ -192,6 +192,7 @@ def _slide_counts(html: str) -> tuple[int, int]:
     return horizontal, leaves
 
 
+@pytest.mark.system
 def test_every_notebook_exports_to_sensible_slides(tmp_path):
     out = tmp_path / "slides"
     res = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "slides", "--output-dir", str(out),
@@ -269,6 +270,7 @@ def _widget_notebook() -> nbformat.NotebookNode:
     return nb
 
 
+@pytest.mark.system
 def test_static_site_of_notebook_00_and_a_widget_page(tmp_path):
     src = tmp_path / "notebooks"
     src.mkdir()
