@@ -53,12 +53,24 @@ def check_value(name: str, answer: Any, expected: Any, *, rtol: float = 1e-3, at
         return _say(False, name, f"expected shape {e.shape}, got {a.shape}. {hint}".strip())
     if not np.all(np.isfinite(a)):
         return _say(False, name, f"the answer contains NaN or infinity. {hint}".strip())
-    ok = bool(np.allclose(a, e, rtol=rtol, atol=atol))
-    shown = f"{float(a):.6g}" if a.ndim == 0 else f"array of shape {a.shape}"
-    want = f"{float(e):.6g}" if e.ndim == 0 else "the reference array"
-    if ok:
-        return _say(True, name, f"{shown} matches {want}.")
-    return _say(False, name, f"{shown} differs from {want} (tolerance rtol={rtol}, atol={atol}). {hint}".strip())
+    if bool(np.allclose(a, e, rtol=rtol, atol=atol)):
+        return _say(True, name, "matches the expected value." if a.ndim == 0 else "every entry matches.")
+    return _say(False, name, f"{_how_far(a, e)} (allowed: relative {rtol:g}, absolute {atol:g}). {hint}".strip())
+
+
+def _how_far(a: np.ndarray, e: np.ndarray) -> str:
+    """How far an answer is from the expected value, without revealing the expected value: the
+    direction and the relative size of the miss (a scalar), or how many entries miss (an array)."""
+    if a.ndim == 0:
+        if e == 0:
+            return f"should be 0; yours is {'larger' if a > 0 else 'smaller'}"
+        rel = float(abs(a - e) / abs(e))
+        if np.sign(a) != np.sign(e):
+            return "has the wrong sign"
+        return f"too {'large' if abs(a) > abs(e) else 'small'} by {rel:.0%} (relative)" if rel >= 0.01 \
+            else f"close, but off by {rel:.2%} (relative)"
+    bad = ~np.isclose(a, e)
+    return f"{int(bad.sum())} of {a.size} entries differ"
 
 
 def check_function(name: str, fn: Callable | None, reference: Callable, cases: list[tuple],

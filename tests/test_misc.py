@@ -140,3 +140,15 @@ def test_check_value_and_check_function_never_raise(capsys):
     assert "reference raised (ZeroDivisionError" in capsys.readouterr().out
     assert check_function("f", lambda x: torch.ones(2, requires_grad=True) * x, lambda x: np.ones(2) * x, [(2.0,)])
     assert check_function("f", lambda x: "text", lambda x: x, [(1.0,)]) is False
+
+
+def test_check_feedback_says_how_far_without_revealing_the_expected_value(capsys):
+    assert not check_value("error", 0.0293861, 0.0378652)
+    assert not check_value("error", 0.05, 0.0378652)
+    assert not check_value("error", -0.03, 0.0378652)
+    assert check_value("error", 0.0378652, 0.0378652)
+    out = capsys.readouterr().out
+    assert "0.0378" not in out and "0.03787" not in out          # never the expected value
+    assert "too small by 22%" in out and "too large by 32%" in out and "wrong sign" in out
+    assert not check_value("vector", np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.5, 3.0]))
+    assert "1 of 3 entries differ" in capsys.readouterr().out
