@@ -9,7 +9,8 @@ manifolds   notebooks 01–03: Swiss roll, embeddings and their scores, t-SNE sw
 device      ``pick_device``, ``describe_runtime``, ``one_thread``
 training    ``fit``, ``reconstruct``, ``mse``
 recipes     one frozen ``Recipe`` per cached model: builds it, trains it, keys its cache
-checkpoints ``save``, ``load``, ``load_or_train``, ``load_or_compute``
+checkpoints ``save``, ``load``, ``load_or_train`` (models), keys and digests of every cache file
+results     ``load_or_compute`` (arrays and numbers, on the same keys and digests)
 store       "the trained model for this recipe", the fitted PCAs, the curves of 04 and 07
 probe       the few-label linear probe of notebook 07
 compression quantizer, sizes in bits, PCA/JPEG rate–distortion (notebook 07)

@@ -1,7 +1,7 @@
 """The manifold experiments of notebooks 01–03: the Swiss roll, its embeddings, t-SNE of MNIST.
 
 Every sweep behind a slider is computed once and cached with
-:func:`course_utils.checkpoints.load_or_compute` (keyed by every setting), so slider moves and
+:func:`course_utils.results.load_or_compute` (keyed by every setting), so slider moves and
 reruns are instant. Scores: trustworthiness, unrolling (rank correlation with the roll parameter)
 and k-NN accuracy in the embedding.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import checkpoints, config, data
+from . import config, data, results
 from .device import one_thread
 
 __all__ = ["SWISS_NEIGHBOURS", "TSNE_PERPLEXITIES", "TSNE_SEEDS", "SCORE_NEIGHBOURS", "swiss_roll",
@@ -124,7 +124,7 @@ def swiss_roll_sweep(method: str = "isomap") -> dict:
                 "trustworthiness": np.array(trust), "spearman": np.array(rho),
                 "short_circuits": np.array(short)}
 
-    return checkpoints.load_or_compute(f"swiss_{method}", compute, cfg)
+    return results.load_or_compute(f"swiss_{method}", compute, cfg)
 
 
 def swiss_roll_sweeps() -> dict:
@@ -137,7 +137,7 @@ def swiss_roll_tsne(perplexity: int = 30) -> np.ndarray:
     n = config.size("swiss_roll")
     cfg = {"n": n, "seed": 0, "perplexity": perplexity, "iterations": config.size("tsne_iterations"),
            "init": "pca"}
-    return checkpoints.load_or_compute(
+    return results.load_or_compute(
         "swiss_tsne", lambda: run_tsne(swiss_roll(n)[0], perplexity, 0, cfg["iterations"]).embedding_, cfg)
 
 
@@ -169,7 +169,7 @@ def mnist_tsne(perplexity: int = 30, seed: int = 0, init: str = "pca") -> dict:
         return {"embedding": ts.embedding_, "labels": y, "kl_divergence": float(ts.kl_divergence_),
                 **embedding_scores(x50, ts.embedding_, labels=y)}
 
-    return checkpoints.load_or_compute("mnist_tsne", compute, cfg)
+    return results.load_or_compute("mnist_tsne", compute, cfg)
 
 
 def mnist_tsne_sweep() -> dict:

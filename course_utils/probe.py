@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import checkpoints, config, data, recipes, store
+from . import config, data, recipes, results, store
 from .pca import principal_axes
 
 __all__ = ["PROBE_LABELS", "PROBE_FEATURES", "PROBE_CODE_SIZE", "feature_maps", "probe_features",
@@ -54,7 +54,7 @@ def feature_maps() -> Maps:
             out[f"{name}_mu"], out[f"{name}_sd"] = fx.mean(0), fx.std(0).clamp_min(1e-6)
         return out
 
-    s = {k: torch.as_tensor(np.asarray(v)) for k, v in checkpoints.load_or_compute("probe_stats", compute, cfg).items()}
+    s = {k: torch.as_tensor(np.asarray(v)) for k, v in results.load_or_compute("probe_stats", compute, cfg).items()}
     return {"PCA": (lambda z: _pca_coefficients(z, s["pca_mean"], s["pca_top"]), s["pca_mu"], s["pca_sd"]),
             "autoencoder": (lambda z: _encode(ae, z), s["ae_mu"], s["ae_sd"])}
 
@@ -114,4 +114,4 @@ def probe_sweep() -> dict:
                     acc[i, j, d] = probe_accuracy(n, d, kind, xt, yt, maps)
         return {"labels": np.asarray(PROBE_LABELS), "accuracy": acc}
 
-    return checkpoints.load_or_compute("probe_sweep", compute, cfg)
+    return results.load_or_compute("probe_sweep", compute, cfg)

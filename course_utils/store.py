@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from . import checkpoints, config, data, manifolds, pca, recipes, training
+from . import checkpoints, config, data, manifolds, pca, recipes, results, training
 from .compression import code_length_bits, jpeg_rate_distortion, lzma_bits, pca_rate_distortion, zlib_bits
 from .device import one_thread
 from .recipes import Recipe
@@ -121,7 +121,7 @@ def pca_fit(n_train: int | None = None, seed: int = 0) -> dict:
                                                    with_variances=True)
         return {"mean": mean, "components": axes, "eigenvalues": variances}
 
-    return checkpoints.load_or_compute("pca", compute, {"n_train": n, "data_seed": seed, "method": "eigh-f64"})
+    return results.load_or_compute("pca", compute, {"n_train": n, "data_seed": seed, "method": "eigh-f64"})
 
 
 def latent_curve(sizes: Sequence[int] | None = None) -> dict:
@@ -137,7 +137,7 @@ def latent_curve(sizes: Sequence[int] | None = None) -> dict:
         p = pca_fit()
         return {"pca_test_mse": np.array([pca.mse(xt, k, p) for k in sizes])}
 
-    curve = checkpoints.load_or_compute("pca_curve", compute, cfg)
+    curve = results.load_or_compute("pca_curve", compute, cfg)
     return {"sizes": np.array(sizes), "ae_test_mse": np.array(ae), "pca_test_mse": curve["pca_test_mse"]}
 
 
@@ -168,7 +168,7 @@ def pca_denoiser(kind: str = "gaussian", level: float = recipes.DAE_SIGMA) -> pc
         x = data.shared_images("train", n=cfg["n_train"], seed=cfg["data_seed"])
         return pca.fit_denoiser(x[:-n_val], x[-n_val:], spec, cfg["val_seed"], pca.DENOISE_KS)
 
-    r = checkpoints.load_or_compute("pca_denoiser", compute, cfg)
+    r = results.load_or_compute("pca_denoiser", compute, cfg)
     den = pca.PCADenoiser(r["mean"], r["components"], int(r["k"]))
     den.val_mse, den.ks = np.asarray(r["val_mse"]), np.array(pca.DENOISE_KS)
     return den
@@ -241,4 +241,4 @@ def compression_curve() -> dict:
                     "jpeg_decoded": jpeg["decoded"]})
         return out
 
-    return checkpoints.load_or_compute("compression_curve", compute, cfg)
+    return results.load_or_compute("compression_curve", compute, cfg)

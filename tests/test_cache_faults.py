@@ -24,7 +24,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from course_utils import checkpoints
+from course_utils import checkpoints, results
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG = {"hidden": 16, "steps": 20, "seed": 0}
@@ -238,17 +238,17 @@ def test_a_damaged_result_file_is_detected_removed_and_recomputed(fault, tmp_cac
         calls.append(1)
         return _pca()
 
-    checkpoints.load_or_compute("pca", compute, {"n": 100})
+    results.load_or_compute("pca", compute, {"n": 100})
     path = checkpoints.cache_path("pca", {"n": 100}, suffix=".npz")
     _rewrite_npz(path, RESULT_FAULTS[fault])
     capsys.readouterr()
-    got = checkpoints.load_or_compute("pca", compute, {"n": 100})
+    got = results.load_or_compute("pca", compute, {"n": 100})
     err = capsys.readouterr().err
     want = _pca()
     assert len(calls) == 2, "a damaged result was served"
     assert err.count("\n") == 1 and "damaged" in err and "rebuilding" in err, err
     assert got["k"] == 30 and all(np.array_equal(got[k], want[k]) for k in ("mean", "components"))
-    assert checkpoints.load_or_compute("pca", compute, {"n": 100})["k"] == 30 and len(calls) == 2
+    assert results.load_or_compute("pca", compute, {"n": 100})["k"] == 30 and len(calls) == 2
 
 
 def _write_bomb(path: Path, inflated_bytes: int) -> None:
@@ -263,24 +263,24 @@ def _write_bomb(path: Path, inflated_bytes: int) -> None:
 
 def test_a_result_that_would_inflate_past_the_bound_is_refused_before_inflating(tmp_cache, capsys,
                                                                                   monkeypatch):
-    monkeypatch.setattr(checkpoints, "MAX_RESULT_BYTES", 16 * 2**20)  # the course's bound, scaled down
+    monkeypatch.setattr(results, "MAX_RESULT_BYTES", 16 * 2**20)  # the course's bound, scaled down
     tmp_cache.mkdir(parents=True)
     path = checkpoints.cache_path("bomb", {}, suffix=".npz")
     _write_bomb(path, 64 * 2**20)
     assert path.stat().st_size < 2**20  # under 1 MB on disk, 64 MB inflated
     tracemalloc.start()
     with pytest.raises(checkpoints.DamagedCache, match="over the 16 MB"):
-        checkpoints._check_declared_sizes(path)
+        results._check_declared_sizes(path)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 4 * 2**20, f"the size check inflated {peak / 2**20:.0f} MB"
-    assert checkpoints.load_or_compute("bomb", lambda: np.ones(2), {}).tolist() == [1.0, 1.0]
+    assert results.load_or_compute("bomb", lambda: np.ones(2), {}).tolist() == [1.0, 1.0]
     assert "over the 16 MB" in capsys.readouterr().err
-    assert checkpoints.MAX_RESULT_BYTES == 16 * 2**20
+    assert results.MAX_RESULT_BYTES == 16 * 2**20
 
 
 def test_the_stated_bound_is_512_mb():
-    assert checkpoints.MAX_RESULT_BYTES == 512 * 2**20
+    assert results.MAX_RESULT_BYTES == 512 * 2**20
 
 
 # --- saves that fail -------------------------------------------------------------------------------
@@ -299,7 +299,7 @@ def test_cache_dir_that_is_a_file_keeps_the_model(tmp_path, monkeypatch, capsys)
     model, info = checkpoints.load_or_train("m", build, train, CFG)
     _assert_not_cached(capsys, info)
     assert _same_weights(model, clean)
-    assert checkpoints.load_or_compute("r", lambda: 5, {}) == 5
+    assert results.load_or_compute("r", lambda: 5, {}) == 5
     assert "is a file, not a folder" in capsys.readouterr().err
 
 
@@ -341,7 +341,7 @@ def test_read_only_cache_keeps_the_model_and_the_result(read_only_cache, capsys)
     model, info = checkpoints.load_or_train("m", build, train, CFG)
     _assert_not_cached(capsys, info)
     assert _same_weights(model, clean)
-    assert checkpoints.load_or_compute("r", lambda: {"a": np.ones(3)}, {})["a"].sum() == 3
+    assert results.load_or_compute("r", lambda: {"a": np.ones(3)}, {})["a"].sum() == 3
     assert "was not cached" in capsys.readouterr().err
     assert list(read_only_cache.iterdir()) == []
 
@@ -370,7 +370,7 @@ CHILD_PRELUDE = f"""
 import json, os, sys, time, signal, resource
 sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(Path(__file__).parent)!r})
 import torch
-from course_utils import checkpoints
+from course_utils import checkpoints, results
 from test_cache_faults import build, train, CFG
 """
 
@@ -414,7 +414,7 @@ def test_created_files_follow_the_umask(tmp_cache):
     old = os.umask(0o002)
     try:
         checkpoints.load_or_train("m", build, train, CFG)
-        checkpoints.load_or_compute("r", lambda: 1.5, {})
+        results.load_or_compute("r", lambda: 1.5, {})
     finally:
         os.umask(old)
     modes = {p.suffix: p.stat().st_mode & 0o777 for p in tmp_cache.iterdir()}
@@ -427,7 +427,7 @@ def test_orphan_temp_files_are_cleaned_on_the_next_save(tmp_cache):
     old.write_bytes(b"half")
     fresh.write_bytes(b"being written")
     os.utime(old, (time.time() - 2 * 3600,) * 2)
-    checkpoints.load_or_compute("r", lambda: 1, {})
+    results.load_or_compute("r", lambda: 1, {})
     assert not old.exists() and fresh.exists()
 
 
@@ -493,6 +493,6 @@ def test_a_process_killed_while_saving_leaves_nothing_that_is_served(tmp_cache):
     assert info["cached"] is False and _same_weights(model, clean)
     assert orphan.exists(), "a young temp file may belong to a running save: keep it"
     os.utime(orphan, (time.time() - 2 * 3600,) * 2)
-    checkpoints.load_or_compute("other", lambda: 1, {})  # the next save in that folder
+    results.load_or_compute("other", lambda: 1, {})  # the next save in that folder
     assert not orphan.exists()
     assert checkpoints.load_or_train("m", build, lambda m: 1 / 0, CFG)[1] == {**clean_info, "cached": True}

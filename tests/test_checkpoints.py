@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import checkpoints
+from course_utils import checkpoints, results
 from course_utils.models import autoencoder
 from course_utils.training import History, fit
 
@@ -77,13 +77,13 @@ def test_load_or_compute_caches_arrays_and_scalars(tmp_cache):
         calls.append(1)
         return {"emb": np.arange(6.0).reshape(3, 2), "kl": 1.5, "t": torch.ones(2)}
 
-    r1 = checkpoints.load_or_compute("tsne", compute, {"perplexity": 30})
-    r2 = checkpoints.load_or_compute("tsne", compute, {"perplexity": 30})
+    r1 = results.load_or_compute("tsne", compute, {"perplexity": 30})
+    r2 = results.load_or_compute("tsne", compute, {"perplexity": 30})
     assert len(calls) == 1
     assert np.array_equal(r1["emb"], r2["emb"]) and r2["kl"] == 1.5
     assert isinstance(r1["t"], np.ndarray) and isinstance(r2["t"], np.ndarray)
-    single = checkpoints.load_or_compute("one", lambda: np.ones(3), {})
-    assert np.array_equal(single, checkpoints.load_or_compute("one", lambda: 1 / 0, {}))
+    single = results.load_or_compute("one", lambda: np.ones(3), {})
+    assert np.array_equal(single, results.load_or_compute("one", lambda: 1 / 0, {}))
 
 
 @pytest.mark.parametrize("name, cfg, match", [
@@ -113,6 +113,6 @@ def test_load_or_compute_caches_scalars_strings_lists_and_none(tmp_cache, value)
         calls.append(1)
         return value
 
-    first = checkpoints.load_or_compute("val", compute, {})
-    second = checkpoints.load_or_compute("val", compute, {})
+    first = results.load_or_compute("val", compute, {})
+    second = results.load_or_compute("val", compute, {})
     assert first == value and second == value and len(calls) == 1
