@@ -153,7 +153,8 @@ def plot_losses(histories: Mapping[str, object], title: str = "Training curves",
                 logy: bool = True, ax=None) -> Figure:
     """Loss per epoch for each named run. Values: a ``History``, its dict, or a list of losses.
 
-    Train loss is drawn solid, test MSE dashed (when recorded)."""
+    Train loss is drawn solid, test MSE dashed; only what was recorded is drawn and named in the
+    legend."""
     fig = ax.figure if ax is not None else plt.figure(figsize=(6, 4))
     ax = ax or fig.add_subplot()
     for i, (name, h) in enumerate(histories.items()):
@@ -164,8 +165,9 @@ def plot_losses(histories: Mapping[str, object], title: str = "Training curves",
             train, test = h.train_loss, h.test_mse
         else:
             train, test = list(h), []
-        ax.plot(range(1, len(train) + 1), train, color=color, label=f"{name} (train)")
-        if test:
+        if len(train):
+            ax.plot(range(1, len(train) + 1), train, color=color, label=f"{name} (train)")
+        if len(test):
             ax.plot(range(1, len(test) + 1), test, "--", color=color, label=f"{name} (test)")
     if logy:
         ax.set_yscale("log")

@@ -231,7 +231,9 @@ def noise_view(level: float = 0.3, kind: str = "gaussian", n: int = 8, n_eval: i
 
     Corrupts test digits with ``kind`` noise (``"gaussian"``: x + level·N(0,1), unclipped as in
     the seminar; ``"masking"`` / ``"salt_pepper"``: each pixel hit with probability ``level``) and
-    shows Origin / Input X / PCA / Output Y (the repaired DAE trained at σ = 0.3). Errors are mean
+    shows Origin / Input X / PCA / Output Y (the repaired DAE trained at σ = 0.3; under masking, the
+    one trained on masking noise). ``level`` is σ for Gaussian noise and a probability otherwise,
+    and the title says which. Errors are mean
     squared error per pixel against the clean images, over the first ``n_eval`` test images.
     Returns ``(fig, {"noisy_mse", "pca_mse", "dae_mse", "masking_dae_mse"})``.
     """
@@ -246,10 +248,14 @@ def noise_view(level: float = 0.3, kind: str = "gaussian", n: int = 8, n_eval: i
             "masking_dae": training.reconstruct(den["masking"], noisy)}
     numbers = {f"{k}_mse": float(((y - clean) ** 2).mean()) for k, y in (("noisy", noisy), *outs.items())}
     label = {v: k for k, v in NOISE_KIND_LABELS.items()}[kind]
+    # under masking, the DAE trained on masking noise is the one to show (train on the noise you meet)
+    shown = "masking_dae" if kind == "masking" else "dae"
     rows = {"Origin": clean[:n], f"Input X\n{numbers['noisy_mse']:.4f}": noisy[:n],
             f"PCA (k={den['pca'].k})\n{numbers['pca_mse']:.4f}": outs["pca"][:n],
-            f"Output Y (DAE)\n{numbers['dae_mse']:.4f}": outs["dae"][:n]}
-    fig = plotting.show_rows(rows, title=f"{label} noise, level {level:.2f} — MSE per pixel under each "
+            f"Output Y ({'masking-trained DAE' if shown == 'masking_dae' else 'DAE'})\n"
+            f"{numbers[shown + '_mse']:.4f}": outs[shown][:n]}
+    level_text = f"σ = {level:.2f}" if kind == "gaussian" else f"each pixel hit with probability p = {level:.2f}"
+    fig = plotting.show_rows(rows, title=f"{label} noise, {level_text} — MSE per pixel under each "
                              f"row name (first {len(clean)} test digits)", n=n)
     return fig, numbers
 

@@ -152,3 +152,12 @@ def test_check_feedback_says_how_far_without_revealing_the_expected_value(capsys
     assert "too small by 22%" in out and "too large by 32%" in out and "wrong sign" in out
     assert not check_value("vector", np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.5, 3.0]))
     assert "1 of 3 entries differ" in capsys.readouterr().out
+
+
+def test_loss_plot_names_only_the_curves_it_draws():
+    import matplotlib.pyplot as plt
+
+    fig = plot_losses({"seminar": {"test_mse": [0.1, 0.09]}, "fixed": {"train_loss": [0.2], "test_mse": [0.05]}})
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert labels == ["seminar (test)", "fixed (train)", "fixed (test)"] and len(fig.axes[0].lines) == 3
+    plt.close(fig)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import matplotlib
+import matplotlib.pyplot as plt  # noqa: E402
 import pytest
 import numpy as np
 import torch
@@ -33,10 +34,14 @@ def test_noise_view_dae_beats_noisy_and_seminar(cache):
     # four named rows (Origin, Input X, PCA, Output Y) of the 8 digits shown, drawn as one image
     (ax,) = fig.axes
     assert [name.split("\n")[0] for name in row_names(ax)] == ["Origin", "Input X", "PCA (k=" + str(store.pca_denoiser().k) + ")", "Output Y (DAE)"]
+
     shown = ax.images[0].get_array()
     assert shown.shape == (4 * 28 + 3 * 4, 8 * 28 + 7 * 2)
     assert np.allclose(shown[:28, :28], np.clip(data.noisy_test("gaussian", 0.3, n=1)[0].reshape(28, 28).numpy(), 0, 1))
-    import matplotlib.pyplot as plt
+    plt.close(fig)
+    fig, _ = widgets.noise_view(0.5, "masking")        # a probability, and the masking-trained DAE
+    assert "probability p = 0.50" in fig.axes[0].get_title()
+    assert row_names(fig.axes[0])[-1].startswith("Output Y (masking-trained DAE)")
     plt.close(fig)
 
 
