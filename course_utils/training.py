@@ -128,6 +128,7 @@ def fit(
     amp: bool = True,
     y_train: torch.Tensor | None = None,
     lr_schedule: str = "constant",
+    on_epoch: Callable[[int, nn.Module, "History"], None] | None = None,
 ) -> History:
     """Train ``model`` to reconstruct ``x_train`` (N, D); return a :class:`History`.
 
@@ -149,6 +150,8 @@ def fit(
             to 0 along half a cosine over the run. The run's progress is the larger of the share of
             steps done and, with ``time_budget``, the share of the budget spent, so a budgeted run
             reaches the end of its schedule when its time is up.
+        on_epoch: called as ``on_epoch(epoch, model, history)`` after each epoch (``epoch`` from 1),
+            e.g. to record measurements of a long run as it goes; training resumes after it returns.
     """
     epochs = _positive_int(epochs, "epochs")
     batch_size = _positive_int(batch_size, "batch_size")
@@ -180,6 +183,8 @@ def fit(
         raise ValueError(f"unknown optimizer {optimizer!r}; expected 'adam' or 'sgd'")
     if lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"unknown lr_schedule {lr_schedule!r}; expected 'constant' or 'cosine'")
+    if on_epoch is not None and not callable(on_epoch):
+        raise ValueError(f"on_epoch must be None or a function (epoch, model, history), got {on_epoch!r}")
     corrupt = make_corruptor(noise)
     user_noise = callable(noise)
 
@@ -245,6 +250,8 @@ def fit(
                     post["test"] = f"{hist.test_mse[-1]:.4f}"
                 bar.set_postfix(post)
                 bar.update(1)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, model, hist)
             if hist.stopped_by_budget:
                 break
     finally:

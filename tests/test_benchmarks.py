@@ -120,3 +120,21 @@ def test_cli_writes_json_and_prints_a_table(tmp_path, capsys):
     with pytest.raises(SystemExit, match="unknown part"):
         main(["--only", "nonsense", "--out", str(out)])
     assert set(PARTS) == {"throughput", "denoise", "reconstruction", "widgets", "course"}
+
+
+def test_seminar_2000_records_its_curve_as_it_goes(tmp_path):
+    import json
+
+    from benchmarks import seminar_2000
+
+    out = tmp_path / "seminar.json"
+    r = seminar_2000.run(epochs=3, every=2, device="cpu", out=out, n_train=600, n_test=200)
+    saved = json.loads(out.read_text())
+    assert saved["epoch"] == [2, 3] and saved["epochs_done"] == 3 and "finished" in saved
+    assert saved["recipe"]["init"] == "normal" and saved["recipe"]["lr"] == 0.01 and saved["recipe"]["batch_size"] == 300
+    assert abs(saved["do_nothing_mse"] - 0.09) < 0.01                # σ² of the unclipped noise
+    assert all(len(s) == 3 and all(0 <= v <= 1 for v in s) for s in saved["saturated"])
+    assert saved["machine"] and saved["command"].startswith("python -m benchmarks.seminar_2000")
+    assert r["test_mse"] == saved["test_mse"]
+    with pytest.raises(ValueError, match="epochs and every must be positive"):
+        seminar_2000.run(epochs=0, out=out)

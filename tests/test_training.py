@@ -149,3 +149,14 @@ def test_mse_leaves_its_inputs_alone_even_when_the_model_returns_them():
     before = x.clone()
     assert mse(PassThrough(), x, target, batch_size=7) == pytest.approx(float(((x - target) ** 2).mean()), rel=1e-6)
     assert torch.equal(x, before)
+
+
+def test_on_epoch_is_called_after_each_epoch_with_the_history(mnist_small):
+    x = mnist_small[0][:200]
+    seen = []
+    m = autoencoder(4, hidden=(8,))
+    fit(m, x, epochs=3, batch_size=100, lr=1e-3, progress=False, device="cpu", x_test=x[:50],
+        on_epoch=lambda e, model, h: seen.append((e, model is m, len(h.test_mse))))
+    assert seen == [(1, True, 1), (2, True, 2), (3, True, 3)]
+    with pytest.raises(ValueError, match="on_epoch must be None or a function"):
+        fit(m, x, epochs=1, batch_size=100, lr=1e-3, progress=False, on_epoch=5)
