@@ -42,31 +42,65 @@ def _env(**extra) -> dict:
 
 # --- Binder -------------------------------------------------------------------------------------
 
+def _requirement_names(path: Path) -> set[str]:
+    names = set()
+    for ln in path.read_text().splitlines():
+        ln = ln.split("#", 1)[0].strip()
+        if ln and not ln.startswith("-"):
+            names.add(re.split(r"[<>=!~;\[ ]", ln, 1)[0].lower().replace("_", "-"))
+    return names
+
+
 def test_binder_configuration_is_sane():
     binder = ROOT / "binder"
     assert (binder / "runtime.txt").read_text().strip() == "python-3.12"
 
-    req = [ln.strip() for ln in (binder / "requirements.txt").read_text().splitlines()
-           if ln.strip() and not ln.lstrip().startswith("#")]
+    req = [ln.split("#", 1)[0].strip() for ln in (binder / "requirements.txt").read_text().splitlines()]
+    req = [ln for ln in req if ln]
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in req, "CPU-only torch wheels"
     assert any(re.fullmatch(r"torch(>=[\d.]+)?", ln) for ln in req)
     assert any(re.fullmatch(r"torchvision(>=[\d.]+)?", ln) for ln in req)
     assert not any("--index-url" in ln and "--extra" not in ln for ln in req), "PyPI must stay the main index"
-    # -r is resolved relative to binder/; it must reach the top requirements, which end with `-e .`
-    # (resolved against repo2docker's working directory, the repository root: the package itself).
-    includes = [ln.split(None, 1)[1] for ln in req if ln.startswith("-r ")]
-    assert includes == ["../requirements.txt"] and (binder / includes[0]).resolve() == ROOT / "requirements.txt"
-    top = [ln.strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()
-           if ln.strip() and not ln.startswith("#")]
-    assert top[-1] == "-e ." and any(ln.startswith("jupyterlab-rise") for ln in top)
+    # No local reference (repo2docker's rule): then the pip layer is built from this file alone and
+    # reused by every commit that leaves it unchanged. The course package comes from postBuild.
+    local = [ln for ln in req if ln.startswith(("-r", "-c", "-e", "--requirement", "--constraint", "--editable", "."))
+             or "file://" in ln]
+    assert not local, f"binder/requirements.txt must hold third-party packages only, found {local}"
+    missing = _requirement_names(ROOT / "requirements.txt") - _requirement_names(binder / "requirements.txt") \
+        - {"nbval", "pytest"}  # test-only
+    assert not missing, f"binder/requirements.txt lacks {sorted(missing)} of requirements.txt"
 
     post = binder / "postBuild"
     assert os.access(post, os.X_OK), "binder/postBuild must be executable (git update-index --chmod=+x)"
     text = post.read_text()
     assert text.startswith("#!/usr/bin/env bash\n") or text.startswith("#!/bin/bash\n")
     assert re.search(r"^set -[a-z]*e[a-z]*( |$)", text, re.M), "postBuild must stop on the first error (set -e)"
+    assert re.search(r"^python -m pip install .*--no-deps -e \.$", text, re.M), "postBuild installs the package"
+    assert re.search(r"^\. binder/start$", text, re.M), "postBuild caps threads as binder/start does"
     assert "ensure_mnist" in text and "python -m course_utils.prepare" in text
     assert subprocess.run(["bash", "-n", str(post)]).returncode == 0, "postBuild has a bash syntax error"
+    jobs = re.search(r"^BINDER_PREPARE_JOBS=\((.*?)^\)", text, re.M | re.S)
+    assert jobs, "postBuild names the jobs it pre-trains in BINDER_PREPARE_JOBS=( ... )"
+    jobs = [ln.split("#", 1)[0].strip() for ln in jobs.group(1).splitlines()]
+    jobs = [j for j in jobs if j]
+    known = [name for name, _ in prepare.discover()[0]]
+    assert jobs and set(jobs) <= set(known), f"postBuild's jobs {sorted(set(jobs) - set(known))} are not in {known}"
+
+
+@pytest.mark.parametrize("cpu_max, expected", [("150000 100000", 1), ("50000 100000", 1), ("max 100000", None)])
+def test_binder_start_caps_threads_at_the_cgroup_quota(tmp_path, cpu_max, expected):
+    start = ROOT / "binder" / "start"
+    assert os.access(start, os.X_OK), "binder/start must be executable"
+    assert start.read_text().rstrip().endswith('exec "$@"\nfi'), "binder/start must end by exec-ing its command"
+    (tmp_path / "cpu.max").write_text(cpu_max + "\n")
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_THREADS"}
+    r = subprocess.run([str(start), sys.executable, "-c",
+                        "import os, torch; print(os.environ['OMP_NUM_THREADS'], torch.get_num_threads())"],
+                       env={**env, "COURSE_CGROUP_ROOT": str(tmp_path)}, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    want = expected if expected is not None else min(nproc, 2)
+    assert r.stdout.split() == [str(want), str(want)], (cpu_max, r.stdout, r.stderr)
 
 
 # --- Colab: one address, badges, setup cells ---------------------------------------------------------

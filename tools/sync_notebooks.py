@@ -5,8 +5,9 @@ The repository's public address lives in one place: ``pyproject.toml`` → ``[pr
 
 * the "Open in Colab" and "Binder" badge lines of every notebook's title cell,
 * every notebook's first code cell (tag ``course-setup``, slide "skip"): the Colab-only install,
-* the README's badge pair at the top and its table of per-notebook Colab/Binder links
-  (between ``<!-- notebook-links:start -->`` and ``<!-- notebook-links:end -->``),
+* the README's badge pair at the top, the address stated in its first lines (between
+  ``<!-- repository:start -->`` and ``<!-- repository:end -->``) and its table of per-notebook
+  Colab/Binder links (between ``<!-- notebook-links:start -->`` and ``<!-- notebook-links:end -->``),
 
 and it checks the delivery rules of a notebook: slide metadata on every cell, outputs cleared
 (no stored images or widget state), kernel metadata, and the exact setup cell.
@@ -39,6 +40,7 @@ SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
 COLAB_BRANCH = "main"   # Colab opens a file on a branch
 BINDER_REF = "HEAD"     # Binder builds the default branch's latest commit
 LINKS_START, LINKS_END = "<!-- notebook-links:start -->", "<!-- notebook-links:end -->"
+REPO_START, REPO_END = "<!-- repository:start -->", "<!-- repository:end -->"  # the address, in words
 
 _COLAB_BADGE_RE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)[ \t]*$", re.M)
 _BINDER_BADGE_RE = re.compile(r"^\[!\[Binder\]\([^)]*\)\]\([^)]*\)[ \t]*$", re.M)
@@ -223,6 +225,12 @@ def sync_readme(text: str, url: str, paths: list[Path]) -> tuple[str, list[str]]
         raise ValueError("README.md needs a Binder and an 'Open In Colab' badge line near the top")
     if out != text:
         changes.append("README badges")
+    if REPO_START in out and REPO_END in out:
+        a, b = out.index(REPO_START), out.index(REPO_END) + len(REPO_END)
+        stated = f"{REPO_START}[`{github_slug(url)}`]({url}){REPO_END}"
+        if out[a:b] != stated:
+            out = out[:a] + stated + out[b:]
+            changes.append("README repository address")
     if LINKS_START in out and LINKS_END in out:
         a, b = out.index(LINKS_START), out.index(LINKS_END) + len(LINKS_END)
         table = readme_links_table(url, paths)
