@@ -52,7 +52,7 @@ SIZES: dict[str, tuple[int, int]] = {
     "curve_dae_epochs": (20, 20),        # epochs of each toy DAE (one per noise level)
     "cae_steps": (1_500, 600),           # Adam steps of the contractive AE and its plain twin
     "langevin_samples": (2_000, 1_000),  # samples drawn by annealed Langevin dynamics
-    "langevin_steps": (50, 30),          # Langevin steps per noise level
+    "langevin_steps": (50, 50),          # Langevin steps per noise level
     "detector_eval": (1_000, 300),       # test digits and off-manifold images per kind (detector)
 }
 
