@@ -330,57 +330,13 @@ def _run(fn, args):
         return None, f"expected a tensor or an array, got {type(got).__name__}"
 
 
-def check_tweedie_1d(fn: Callable | None) -> bool:
-    """Notebook 08: ``fn(x_noisy, means, weights, s, sigma)`` returns E[x | x̃] for x drawn from the 1-D
-    mixture Σ_k weights_k N(means_k, s²) and x̃ = x + σ·N(0, 1), one value per entry of ``x_noisy``:
-    Tweedie's formula x̃ + σ² d/dx̃ log p_σ(x̃), where p_σ is the mixture with variance s² + σ²."""
-    name = "Tweedie denoiser for a 1-D Gaussian mixture"
+def _check_with_mistakes(name: str, fn: Callable | None, cases: list[tuple], reference: Callable,
+                         rtol: float, hint: str) -> bool:
+    """Run ``fn`` on each case; ``reference(*case)`` gives ``(expected, {why: a mistake's result}, atol)``.
+    A wrong answer that equals a known mistake is told that mistake; the expected values are never shown."""
     if not_attempted(fn):
         print(f"⏳ {name}: not attempted yet. Write the function, or reveal the solution below.")
         return False
-    for args in _tweedie_1d_cases():
-        got, problem = _run(fn, args)
-        if problem == "not attempted":
-            print(f"⏳ {name}: not attempted yet. Reveal the solution below if stuck.")
-            return False
-        if problem:
-            return _say(False, name, problem + ".")
-        sigma = args[4]
-        x, sc, sc_clean = _tweedie_1d_parts(*args)
-        want = x + sigma ** 2 * sc
-        if got.shape != want.shape:
-            return _say(False, name, f"expected one value per noisy point (shape {want.shape}), got shape {got.shape}.")
-        atol = 1e-5 * (1 + np.abs(want).max())     # float32 answers are fine
-        if np.allclose(got, want, rtol=1e-4, atol=atol):
-            continue
-        why = _first_match(got, {
-            "the step σ²·score is missing its σ² (you returned x̃ + score)": x + sc,
-            "the step uses σ where Tweedie's formula has σ²": x + sigma * sc,
-            "the step points the wrong way: the denoiser moves x̃ *up* the log density, x̃ + σ²·score": x - sigma ** 2 * sc,
-            "you returned only the step σ²·score; the denoiser is x̃ plus that step": sigma ** 2 * sc,
-            "the score is that of the clean mixture: the noisy density p_σ has variance s² + σ² per component":
-                x + sigma ** 2 * sc_clean,
-        }, 1e-4, atol)
-        if why:
-            return _say(False, name, why + ".")
-        return _say(False, name, f"wrong result for a test input (max difference {np.max(np.abs(got - want)):.3g}). "
-                                 "Hint: weight each component by its posterior probability under p_σ (softmax "
-                                 "of log weight − (x̃ − μ)² / (2(s² + σ²))), score = Σ_k post_k (μ_k − x̃) / (s² + σ²).")
-    return _say(True, name, f"matches Tweedie's formula on {len(_tweedie_1d_cases())} test inputs.")
-
-
-def check_langevin_step(fn: Callable | None) -> bool:
-    """Notebook 08: ``fn(x, score_x, step, z)`` returns one Langevin step x + (step/2)·score_x + √step·z,
-    where ``score_x`` is the score at ``x`` and ``z`` the standard normal noise of this step."""
-    import torch
-
-    name = "one Langevin step"
-    if not_attempted(fn):
-        print(f"⏳ {name}: not attempted yet. Write the function, or reveal the solution below.")
-        return False
-    g = torch.Generator().manual_seed(18)
-    cases = [(torch.randn(50, 2, generator=g), torch.randn(50, 2, generator=g), step,
-              torch.randn(50, 2, generator=g)) for step in (0.01, 0.25, 0.004)]
     for args in cases:
         got, problem = _run(fn, args)
         if problem == "not attempted":
@@ -388,20 +344,59 @@ def check_langevin_step(fn: Callable | None) -> bool:
             return False
         if problem:
             return _say(False, name, problem + ".")
-        x, s, a, z = (np.asarray(_to_numpy(t), dtype=float) if isinstance(t, torch.Tensor) else t for t in args)
-        want = x + 0.5 * a * s + np.sqrt(a) * z
+        want, mistakes, atol = reference(*args)
         if got.shape != want.shape:
-            return _say(False, name, f"expected the shape of x {want.shape}, got {got.shape}.")
-        if np.allclose(got, want, rtol=1e-5, atol=1e-5):
+            return _say(False, name, f"expected an answer of shape {want.shape}, got shape {got.shape}.")
+        if np.allclose(got, want, rtol=rtol, atol=atol):
             continue
-        why = _first_match(got, {
-            "the drift is missing its 1/2: Langevin moves by (step/2)·score": x + a * s + np.sqrt(a) * z,
-            "the noise is scaled by the step; it must be scaled by √step (noise variance = step)": x + 0.5 * a * s + a * z,
-            "the drift goes down the log density; it must go up: + (step/2)·score": x - 0.5 * a * s + np.sqrt(a) * z,
-            "there is no noise: that is gradient ascent, not Langevin sampling (add √step·z)": x + 0.5 * a * s,
-            "the noise is not scaled: z must be multiplied by √step": x + 0.5 * a * s + z,
-        }, 1e-5, 1e-5)
+        why = _first_match(got, mistakes, rtol, atol)
         if why:
             return _say(False, name, why + ".")
-        return _say(False, name, f"wrong result for a test input (max difference {np.max(np.abs(got - want)):.3g}).")
-    return _say(True, name, f"matches the Langevin update on {len(cases)} test inputs.")
+        return _say(False, name, f"wrong result for a test input (max difference {np.max(np.abs(got - want)):.3g}). {hint}".strip())
+    return _say(True, name, f"matches the reference on {len(cases)} test inputs.")
+
+
+def _tweedie_1d_reference(*args):
+    sigma = args[4]
+    x, sc, sc_clean = _tweedie_1d_parts(*args)
+    want = x + sigma ** 2 * sc
+    return want, {
+        "the step σ²·score is missing its σ² (you returned x̃ + score)": x + sc,
+        "the step uses σ where Tweedie's formula has σ²": x + sigma * sc,
+        "the step points the wrong way: the denoiser moves x̃ *up* the log density, x̃ + σ²·score": x - sigma ** 2 * sc,
+        "you returned only the step σ²·score; the denoiser is x̃ plus that step": sigma ** 2 * sc,
+        "the score is that of the clean mixture: the noisy density p_σ has variance s² + σ² per component":
+            x + sigma ** 2 * sc_clean,
+    }, 1e-5 * (1 + np.abs(want).max())       # float32 answers are fine
+
+
+def check_tweedie_1d(fn: Callable | None) -> bool:
+    """Notebook 08: ``fn(x_noisy, means, weights, s, sigma)`` returns E[x | x̃] for x drawn from the 1-D
+    mixture Σ_k weights_k N(means_k, s²) and x̃ = x + σ·N(0, 1), one value per entry of ``x_noisy``:
+    Tweedie's formula x̃ + σ² d/dx̃ log p_σ(x̃), where p_σ is the mixture with variance s² + σ²."""
+    return _check_with_mistakes(
+        "Tweedie denoiser for a 1-D Gaussian mixture", fn, _tweedie_1d_cases(), _tweedie_1d_reference, 1e-4,
+        "Hint: weight each component by its posterior probability under p_σ (softmax of log weight − "
+        "(x̃ − μ)² / (2(s² + σ²))), score = Σ_k post_k (μ_k − x̃) / (s² + σ²).")
+
+
+def _langevin_reference(*args):
+    x, s, a, z = (np.asarray(_to_numpy(t), dtype=float) for t in args)
+    return x + 0.5 * a * s + np.sqrt(a) * z, {
+        "the drift is missing its 1/2: Langevin moves by (step/2)·score": x + a * s + np.sqrt(a) * z,
+        "the noise is scaled by the step; it must be scaled by √step (noise variance = step)": x + 0.5 * a * s + a * z,
+        "the drift goes down the log density; it must go up: + (step/2)·score": x - 0.5 * a * s + np.sqrt(a) * z,
+        "there is no noise: that is gradient ascent, not Langevin sampling (add √step·z)": x + 0.5 * a * s,
+        "the noise is not scaled: z must be multiplied by √step": x + 0.5 * a * s + z,
+    }, 1e-5
+
+
+def check_langevin_step(fn: Callable | None) -> bool:
+    """Notebook 08: ``fn(x, score_x, step, z)`` returns one Langevin step x + (step/2)·score_x + √step·z,
+    where ``score_x`` is the score at ``x`` and ``z`` the standard normal noise of this step."""
+    import torch
+
+    g = torch.Generator().manual_seed(18)
+    cases = [(torch.randn(50, 2, generator=g), torch.randn(50, 2, generator=g), step,
+              torch.randn(50, 2, generator=g)) for step in (0.01, 0.25, 0.004)]
+    return _check_with_mistakes("one Langevin step", fn, cases, _langevin_reference, 1e-5, "")
