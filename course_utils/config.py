@@ -54,6 +54,8 @@ SIZES: dict[str, tuple[int, int]] = {
     "langevin_samples": (2_000, 1_000),  # samples drawn by annealed Langevin dynamics
     "langevin_steps": (50, 50),          # Langevin steps per noise level
     "detector_eval": (1_000, 300),       # test digits and off-manifold images per kind (detector)
+    "heldout_train": (20_000, 3_000),    # training images (all classes) behind the held-out-class models
+    "heldout_epochs": (5, 3),            # epochs of the autoencoder trained without one class
 }
 
 
