@@ -47,6 +47,15 @@ SIZES: dict[str, tuple[int, int]] = {
     "compress_epochs": (5, 4),           # epochs of each quantized autoencoder (one per bit depth)
     "compress_test": (10_000, 1_000),    # test digits every codec (AE, PCA, JPEG) is measured on
     "probe_draws": (5, 1),               # random draws of the labelled images, averaged
+    # notebook 08
+    "curve_train": (20_000, 10_000),      # points of the 2-D ring data the toy DAEs train on
+    "curve_dae_epochs": (20, 20),        # epochs of each toy DAE (one per noise level)
+    "cae_steps": (1_500, 600),           # Adam steps of the contractive AE and its plain twin
+    "langevin_samples": (2_000, 1_000),  # samples drawn by annealed Langevin dynamics
+    "langevin_steps": (50, 50),          # Langevin steps per noise level
+    "detector_eval": (1_000, 300),       # test digits and off-manifold images per kind (detector)
+    "heldout_train": (20_000, 3_000),    # training images (all classes) behind the held-out-class models
+    "heldout_epochs": (5, 3),            # epochs of the autoencoder trained without one class
 }
 
 

@@ -290,3 +290,125 @@ def check_saturated_fraction(fn: Callable | None) -> bool:
                           rtol=1e-6, atol=1e-9,
                           hint="Compute s = torch.sigmoid(z), then the mean of (s * (1 - s) < threshold) "
                                "as a float.")
+
+
+# --- notebook 08: learning the manifold ------------------------------------------------------------
+
+def _tweedie_1d_parts(x, means, weights, s, sigma):
+    """``(x, score of p_σ, score of the noise-free mixture)`` for a 1-D Gaussian mixture, float64."""
+    x = np.asarray(_to_numpy(x), dtype=float)
+    mu, w = np.asarray(_to_numpy(means), dtype=float), np.asarray(_to_numpy(weights), dtype=float)
+
+    def score(var):
+        logits = np.log(w)[None] - (x[:, None] - mu[None]) ** 2 / (2 * var)
+        post = np.exp(logits - logits.max(1, keepdims=True))
+        post /= post.sum(1, keepdims=True)
+        return (post * (mu[None] - x[:, None])).sum(1) / var
+
+    return x, score(s ** 2 + sigma ** 2), score(s ** 2)
+
+
+def _tweedie_1d_cases():
+    import torch
+
+    g = torch.Generator().manual_seed(8)
+    return [(torch.linspace(-3, 3, 41), torch.tensor([-1.0, 1.0]), torch.tensor([0.5, 0.5]), 0.1, 0.5),
+            (3 * torch.randn(200, generator=g), torch.tensor([-2.0, 0.0, 1.5]), torch.tensor([0.2, 0.5, 0.3]),
+             0.3, 0.8),
+            (torch.randn(100, generator=g), torch.tensor([0.5]), torch.tensor([1.0]), 0.2, 0.3),
+            (torch.linspace(-4, 4, 33), torch.tensor([-2.0, 2.0]), torch.tensor([0.7, 0.3]), 0.3, 2.0)]
+
+
+def _first_match(got, variants: dict, rtol: float, atol: float) -> str | None:
+    for why, v in variants.items():
+        if got.shape == v.shape and np.allclose(got, v, rtol=rtol, atol=atol):
+            return why
+    return None
+
+
+def _run(fn, args):
+    """``(result as float64 array, None)`` or ``(None, message)`` for a learner's function."""
+    try:
+        got = fn(*args)
+    except NotImplementedError:
+        return None, "not attempted"
+    except Exception as err:  # the learner's code may raise anything
+        return None, f"raised {type(err).__name__}: {err}"
+    if got is None or got is Ellipsis:
+        return None, "not attempted"
+    try:
+        return np.asarray(_to_numpy(got), dtype=float), None
+    except Exception:
+        return None, f"expected a tensor or an array, got {type(got).__name__}"
+
+
+def _check_with_mistakes(name: str, fn: Callable | None, cases: list[tuple], reference: Callable,
+                         rtol: float, hint: str) -> bool:
+    """Run ``fn`` on each case; ``reference(*case)`` gives ``(expected, {why: a mistake's result}, atol)``.
+    A wrong answer that equals a known mistake is told that mistake; the expected values are never shown."""
+    if not_attempted(fn):
+        print(f"⏳ {name}: not attempted yet. Write the function, or reveal the solution below.")
+        return False
+    for args in cases:
+        got, problem = _run(fn, args)
+        if problem == "not attempted":
+            print(f"⏳ {name}: not attempted yet. Reveal the solution below if stuck.")
+            return False
+        if problem:
+            return _say(False, name, problem + ".")
+        want, mistakes, atol = reference(*args)
+        if got.shape != want.shape:
+            return _say(False, name, f"expected an answer of shape {want.shape}, got shape {got.shape}.")
+        if np.allclose(got, want, rtol=rtol, atol=atol):
+            continue
+        why = _first_match(got, mistakes, rtol, atol)
+        if why:
+            return _say(False, name, why + ".")
+        return _say(False, name, f"wrong result for a test input (max difference {np.max(np.abs(got - want)):.3g}). {hint}".strip())
+    return _say(True, name, f"matches the reference on {len(cases)} test inputs.")
+
+
+def _tweedie_1d_reference(*args):
+    sigma = args[4]
+    x, sc, sc_clean = _tweedie_1d_parts(*args)
+    want = x + sigma ** 2 * sc
+    return want, {
+        "the step σ²·score is missing its σ² (you returned x̃ + score)": x + sc,
+        "the step uses σ where Tweedie's formula has σ²": x + sigma * sc,
+        "the step points the wrong way: the denoiser moves x̃ *up* the log density, x̃ + σ²·score": x - sigma ** 2 * sc,
+        "you returned only the step σ²·score; the denoiser is x̃ plus that step": sigma ** 2 * sc,
+        "the score is that of the clean mixture: the noisy density p_σ has variance s² + σ² per component":
+            x + sigma ** 2 * sc_clean,
+    }, 1e-5 * (1 + np.abs(want).max())       # float32 answers are fine
+
+
+def check_tweedie_1d(fn: Callable | None) -> bool:
+    """Notebook 08: ``fn(x_noisy, means, weights, s, sigma)`` returns E[x | x̃] for x drawn from the 1-D
+    mixture Σ_k weights_k N(means_k, s²) and x̃ = x + σ·N(0, 1), one value per entry of ``x_noisy``:
+    Tweedie's formula x̃ + σ² d/dx̃ log p_σ(x̃), where p_σ is the mixture with variance s² + σ²."""
+    return _check_with_mistakes(
+        "Tweedie denoiser for a 1-D Gaussian mixture", fn, _tweedie_1d_cases(), _tweedie_1d_reference, 1e-4,
+        "Hint: weight each component by its posterior probability under p_σ (softmax of log weight − "
+        "(x̃ − μ)² / (2(s² + σ²))), score = Σ_k post_k (μ_k − x̃) / (s² + σ²).")
+
+
+def _langevin_reference(*args):
+    x, s, a, z = (np.asarray(_to_numpy(t), dtype=float) for t in args)
+    return x + 0.5 * a * s + np.sqrt(a) * z, {
+        "the drift is missing its 1/2: Langevin moves by (step/2)·score": x + a * s + np.sqrt(a) * z,
+        "the noise is scaled by the step; it must be scaled by √step (noise variance = step)": x + 0.5 * a * s + a * z,
+        "the drift goes down the log density; it must go up: + (step/2)·score": x - 0.5 * a * s + np.sqrt(a) * z,
+        "there is no noise: that is gradient ascent, not Langevin sampling (add √step·z)": x + 0.5 * a * s,
+        "the noise is not scaled: z must be multiplied by √step": x + 0.5 * a * s + z,
+    }, 1e-5
+
+
+def check_langevin_step(fn: Callable | None) -> bool:
+    """Notebook 08: ``fn(x, score_x, step, z)`` returns one Langevin step x + (step/2)·score_x + √step·z,
+    where ``score_x`` is the score at ``x`` and ``z`` the standard normal noise of this step."""
+    import torch
+
+    g = torch.Generator().manual_seed(18)
+    cases = [(torch.randn(50, 2, generator=g), torch.randn(50, 2, generator=g), step,
+              torch.randn(50, 2, generator=g)) for step in (0.01, 0.25, 0.004)]
+    return _check_with_mistakes("one Langevin step", fn, cases, _langevin_reference, 1e-5, "")

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator
 
 __all__ = ["to_numpy", "mosaic", "stack_rows", "draw_rows", "row_names", "show_images", "show_rows",
-           "plot_latent", "plot_losses", "DIGIT_COLORS", "plot_rate_distortion"]
+           "plot_latent", "plot_losses", "DIGIT_COLORS", "plot_rate_distortion", "draw_field", "field_scale", "draw_walk"]
 
 DIGIT_COLORS = plt.get_cmap("tab10")
 _GREY_BLANK = plt.get_cmap("gray").with_extremes(bad="white")  # NaN (gaps between rows) drawn white
@@ -278,3 +278,52 @@ def draw_probe(labels: np.ndarray, accuracy: np.ndarray, features: Sequence[str]
     bx.set_title(f"{n_labels} labels, mean of {accuracy.shape[-1]} draw(s)")
     fig.tight_layout()
     return fig
+
+
+# --- notebook 08: the denoising field on the 2-D ring ----------------------------------------------
+
+def _ring(ax, radius: float = 1.0) -> None:
+    t = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(radius * np.cos(t), radius * np.sin(t), color="k", lw=1, alpha=0.5)
+
+
+def draw_field(ax, points, vectors, title: str, data=None, color: str = "C0", lim: float | None = None,
+               scale: float | None = None) -> None:
+    """Arrows ``vectors`` (n, 2) at ``points`` (n, 2) over the plane, the data (if given) as grey dots
+    and the ring (radius 1) as a thin line; equal axes labelled x₁, x₂. An arrow is drawn ``1/scale``
+    times its length (default: :func:`field_scale`); pass the same ``scale`` to
+    panels that are compared."""
+    p, v = to_numpy(points), to_numpy(vectors)
+    if scale is None:
+        scale = field_scale(points, vectors)
+    if data is not None:
+        d = to_numpy(data)
+        ax.scatter(d[:, 0], d[:, 1], s=1, color="0.7", alpha=0.5, rasterized=True)
+    _ring(ax)
+    ax.quiver(p[:, 0], p[:, 1], v[:, 0], v[:, 1], color=color, angles="xy", scale_units="xy", scale=scale, width=0.004)
+    lim = float(np.abs(p).max()) * 1.05 if lim is None else lim
+    ax.set_xlim(-lim, lim); ax.set_ylim(-lim, lim); ax.set_aspect("equal")
+    ax.set_xlabel("x₁"); ax.set_ylabel("x₂"); ax.set_title(title, fontsize=9)
+
+
+def field_scale(points, *fields) -> float:
+    """The quiver ``scale`` at which the 90th-percentile arrow length of ``fields`` spans one grid
+    spacing of ``points`` (longer arrows, far from the data, overlap their neighbours)."""
+    p = to_numpy(points)
+    xs = np.unique(np.round(p[:, 0], 6))
+    spacing = float(np.min(np.diff(xs))) if len(xs) > 1 else 1.0
+    longest = max(float(np.quantile(np.linalg.norm(to_numpy(f), axis=1), 0.9)) for f in fields)
+    return max(longest, 1e-12) / spacing
+
+
+def draw_walk(ax, path, title: str) -> None:
+    """Points moved by repeated denoising: ``path`` is a list of (n, 2) arrays, step 0 first; start
+    points red, end points blue, each point's track a thin line; the ring as a thin line."""
+    tracks = np.stack([to_numpy(p) for p in path], 1)        # (n, steps + 1, 2)
+    _ring(ax)
+    for tr in tracks:
+        ax.plot(tr[:, 0], tr[:, 1], color="0.5", lw=0.6)
+    ax.scatter(tracks[:, 0, 0], tracks[:, 0, 1], s=10, color="C3", label="start")
+    ax.scatter(tracks[:, -1, 0], tracks[:, -1, 1], s=10, color="C0", label=f"after {len(path) - 1} steps")
+    ax.set_aspect("equal"); ax.set_xlabel("x₁"); ax.set_ylabel("x₂"); ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")

@@ -10,7 +10,8 @@ trained, cached model.
 
 The families below (sizes from :mod:`course_utils.config` at call time) are the course's shared
 models: notebook 02's Swiss-roll autoencoder, 04's latent-size family and linear autoencoder,
-05's deep/shallow/stacked models, 06's denoising autoencoders and 07's quantized autoencoders.
+05's deep/shallow/stacked models, 06's denoising autoencoders, 07's quantized autoencoders and
+08's toy denoising autoencoders on the 2-D ring (:mod:`course_utils.denoising_field`).
 """
 from __future__ import annotations
 
@@ -27,9 +28,9 @@ from .models import ACTIVATIONS, INITS, Autoencoder
 
 __all__ = ["Recipe", "latent", "linear", "dae", "quantized", "swiss_roll_ae", "shallow30", "deep30",
            "sigmoid_stack", "modern_stack", "LATENT_SIZES", "DAE_STEPS", "DAE_FIXED", "DAE_SIGMA",
-           "DAE_MASKING", "COMPRESSION_BITS"]
+           "DAE_MASKING", "COMPRESSION_BITS", "curve_dae", "CURVE_SIGMAS", "CURVE_SIGMA"]
 
-DATASETS = ("mnist", "swiss_roll")
+DATASETS = ("mnist", "swiss_roll", "curve2d")
 PRETRAININGS = ("none", "greedy")
 
 
@@ -251,3 +252,23 @@ def quantized(bits: int) -> Recipe:
     _one_of(bits, COMPRESSION_BITS, "bits")
     return Recipe(f"quantized{bits}", (784, 256, 32), code_activation="sigmoid", quantize_bits=int(bits),
                   lr=5e-3, batch_size=32, epochs=config.size("compress_epochs"), **_mnist(n_test=0))
+
+
+# --- notebook 08: toy denoising autoencoders on the 2-D ring -------------------------------------
+
+#: Noise levels of the toy DAEs (largest last): the σ slider, annealed Langevin's levels.
+CURVE_SIGMAS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4, 0.8)
+#: The toy DAE drawn first and compared with Tweedie's formula.
+CURVE_SIGMA: float = 0.2
+
+
+def curve_dae(sigma: float = CURVE_SIGMA) -> Recipe:
+    """2-64-64-64-2 (GELU everywhere but the linear output, PyTorch's default init) trained on the
+    ring data (``data="curve2d"``) to undo x + σ·N(0, I); Adam 3e-3 with a cosine schedule, batch
+    256, on the CPU with one thread (a 13k-parameter network)."""
+    _one_of(sigma, CURVE_SIGMAS, "sigma")
+    return Recipe(f"curve_dae_{round(sigma * 100):03d}", (2, 64, 64), hidden_activation="gelu",
+                  code_activation="gelu", output_activation=None, init="default", data="curve2d",
+                  n_train=config.size("curve_train"), noise_kind="gaussian", noise_level=float(sigma),
+                  lr=3e-3, lr_schedule="cosine", batch_size=256, epochs=config.size("curve_dae_epochs"),
+                  device="cpu", threads=1)

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from . import checkpoints, config, data, manifolds, pca, recipes, results, training
+from . import checkpoints, config, data, denoising_field, manifolds, pca, recipes, results, training
 from .compression import code_length_bits, jpeg_rate_distortion, lzma_bits, pca_rate_distortion, zlib_bits
 from .device import one_thread
 from .recipes import Recipe
@@ -22,13 +22,17 @@ from .recipes import Recipe
 __all__ = ["trained", "training_data", "swiss_roll_autoencoder", "latent_model", "latent_models",
            "linear_model", "pca_fit", "latent_curve", "dae_model", "dae_steps", "pca_denoiser",
            "denoisers", "compression_model", "compression_models", "compression_test_images",
-           "compression_curve"]
+           "compression_curve", "curve_dae", "curve_daes"]
 
 
 def training_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
     """``(x_train (N, D), x_test (M, D) or None, info)`` for ``recipe``: the lessons' MNIST subsets
     (read-only, shared with the notebook: :func:`course_utils.data.shared_images`), or the
-    standardised Swiss roll with its ``mean``/``std`` in ``info``."""
+    standardised Swiss roll with its ``mean``/``std`` in ``info``, or notebook 08's ring data
+    (:func:`course_utils.denoising_field.sample`; test points drawn with seed ``data_seed + 1``)."""
+    if recipe.data == "curve2d":
+        xt = denoising_field.sample(recipe.n_test, seed=recipe.data_seed + 1) if recipe.n_test else None
+        return denoising_field.sample(recipe.n_train, seed=recipe.data_seed), xt, {}
     if recipe.data == "swiss_roll":
         x, _ = manifolds.swiss_roll(recipe.n_train, seed=recipe.data_seed)
         mean, std = x.mean(0), x.std(0)
@@ -242,3 +246,15 @@ def compression_curve() -> dict:
         return out
 
     return results.load_or_compute("compression_curve", compute, cfg)
+
+
+# --- notebook 08 ----------------------------------------------------------------------------------
+
+def curve_dae(sigma: float = recipes.CURVE_SIGMA, progress: bool = False):
+    """``(model, info)``: the toy DAE on the 2-D ring trained at noise level ``sigma`` (:func:`recipes.curve_dae`)."""
+    return trained(recipes.curve_dae(sigma), progress)
+
+
+def curve_daes(progress: bool = False) -> dict:
+    """``{sigma: model}`` for every noise level of CURVE_SIGMAS (the σ slider, annealed Langevin)."""
+    return {s: curve_dae(s, progress)[0] for s in recipes.CURVE_SIGMAS}

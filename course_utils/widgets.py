@@ -14,14 +14,15 @@ from typing import Any, Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 
-from . import compression, config, data, manifolds, plotting, probe, recipes, store, training
+from . import compression, config, data, denoising_field, manifolds, plotting, probe, recipes, store, training
 from .pca import reconstruct as pca_reconstruct
 
 __all__ = ["show_interactive", "remember", "DIMENSIONS", "NOISE_KIND_LABELS", "distance_histogram",
            "manifold_neighbours", "tsne_perplexity", "latent_size_view", "noise_view",
-           "compression_view", "probe_view"]
+           "compression_view", "probe_view", "field_view", "walk_view"]
 
 Numbers = dict[str, Any]
 
@@ -308,3 +309,70 @@ def probe_view(n_labels: int = 100) -> tuple[Figure, Numbers]:
     numbers = {"n_labels": int(n_labels), "draws": int(acc.shape[-1]),
                **{f"{kind}_accuracy": float(acc[i, j].mean()) for i, kind in enumerate(probe.PROBE_FEATURES)}}
     return plotting.draw_probe(labels, acc, probe.PROBE_FEATURES, n_labels), numbers
+
+
+# --- notebook 08: the denoising field on the 2-D ring --------------------------------------------
+
+@remember
+def _curve_dae(sigma: float):
+    return store.curve_dae(sigma)[0]
+
+
+def _field(model, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model(x).double() - x.double()
+
+
+def field_view(sigma: float = recipes.CURVE_SIGMA, lim: float = 1.6, n_grid: int = 17) -> tuple[Figure, Numbers]:
+    """σ slider of notebook 08: the toy DAE's field r(x̃) − x̃ (cached model trained at ``sigma``) and
+    the exact σ²∇log p_σ(x̃) side by side on an ``n_grid`` × ``n_grid`` grid over [−lim, lim]².
+    Numbers: agreement (mean cosine, relative error) on the points of a 61 × 61 grid over the same
+    square that lie between σ/2 and 2σ from the ring (``n_near`` of them), and on those farther
+    than 4σ (``far_*``; NaN when there are none)."""
+    _one_of(sigma, recipes.CURVE_SIGMAS, "sigma")
+    n_grid = _int_in(n_grid, 5, 41, "n_grid")
+    if isinstance(lim, bool) or not isinstance(lim, (int, float)) or not 0.5 <= lim <= 5:
+        raise ValueError(f"lim must be a number in [0.5, 5], got {lim!r}")
+    model = _curve_dae(sigma)
+    fine = denoising_field.grid(float(lim), 61)
+    dae_f, exact_f = _field(model, fine), denoising_field.tweedie(fine, sigma) - fine.double()
+    d = denoising_field.distance_to_curve(fine)
+    near, far = (d >= sigma / 2) & (d < 2 * sigma), d > 4 * sigma
+    a = denoising_field.field_agreement(dae_f[near], exact_f[near])
+    b = (denoising_field.field_agreement(dae_f[far], exact_f[far]) if bool(far.any())
+         else {"cosine": float("nan"), "relative_error": float("nan")})
+    numbers = {"sigma": float(sigma), "n_near": int(near.sum()), "cosine": a["cosine"],
+               "relative_error": a["relative_error"], "n_far": int(far.sum()), "far_cosine": b["cosine"],
+               "far_relative_error": b["relative_error"]}
+    g = denoising_field.grid(float(lim), n_grid)
+    dae, exact = _field(model, g), denoising_field.tweedie(g, sigma) - g.double()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.8))
+    scale = plotting.field_scale(g, dae, exact)
+    plotting.draw_field(axes[0], g, dae, f"DAE trained at σ = {sigma}: r(x̃) − x̃", lim=lim, scale=scale)
+    plotting.draw_field(axes[1], g, exact, "exact: σ² ∇ log p_σ(x̃) (Tweedie)", color="C1", lim=lim, scale=scale)
+    fig.suptitle(f"σ = {sigma}: between σ/2 and 2σ from the ring cos {a['cosine']:.3f}, relative error "
+                 f"{a['relative_error']:.3f} ({numbers['n_near']} points)", fontsize=10)
+    return fig, numbers
+
+
+def walk_view(steps: int = 5, sigma: float = recipes.CURVE_SIGMA, n: int = 60, seed: int = 0) -> tuple[Figure, Numbers]:
+    """Projection-steps slider of notebook 08: ``n`` points drawn uniformly in [−2, 2]², moved by the
+    toy DAE (trained at ``sigma``) ``steps`` times. Numbers: the mean exact distance to the ring
+    before and after, and after each step (``distances``, steps + 1 values)."""
+    _one_of(sigma, recipes.CURVE_SIGMAS, "sigma")
+    steps = _int_in(steps, 0, 50, "steps")
+    n = _int_in(n, 1, 2000, "n")
+    x0 = 4 * torch.rand(n, 2, generator=torch.Generator().manual_seed(seed)) - 2
+    model = _curve_dae(sigma)
+    with torch.no_grad():
+        path = denoising_field.walk(model, x0, steps)
+    dist = [float(denoising_field.distance_to_curve(p).mean()) for p in path]
+    numbers = {"steps": steps, "sigma": float(sigma), "start_distance": dist[0], "end_distance": dist[-1],
+               "distances": dist}
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4.5))
+    plotting.draw_walk(ax, path, f"{steps} denoising steps of the DAE (σ = {sigma})")
+    bx.plot(range(steps + 1), dist, "o-")
+    bx.set_yscale("log"); bx.set_xlabel("denoising steps"); bx.set_ylabel("mean distance to the ring")
+    bx.set_title(f"mean distance {dist[0]:.3f} → {dist[-1]:.3f}", fontsize=9)
+    fig.tight_layout()
+    return fig, numbers
