@@ -31,13 +31,15 @@ from . import models
 from .pca import principal_axes
 
 __all__ = [
-    "MAX_BITS", "quantize", "to_symbols", "from_symbols", "QuantizedAutoencoder", "entropy_bits",
+    "MAX_BITS", "MAX_LEVELS", "quantize", "to_symbols", "from_symbols", "QuantizedAutoencoder", "entropy_bits",
     "code_length_bits", "lzma_bits", "zlib_bits", "psnr", "pca_rate_distortion",
     "jpeg_rate_distortion", "jpeg_header_bytes", "pareto_front", "mse_at_rate",
 ]
 
 #: Largest supported number of bits per code value (symbols are stored as uint16).
 MAX_BITS = 16
+#: Largest number of levels a symbol table may have (``2**MAX_BITS``): a table per value is built.
+MAX_LEVELS = 2 ** MAX_BITS
 
 
 def _check_bits(bits) -> int:
@@ -138,12 +140,14 @@ def _check_symbols(s, levels: int, name: str) -> np.ndarray:
 def code_length_bits(train_symbols, test_symbols, levels: int) -> float:
     """Mean bits per test image that an arithmetic coder would write, per value, with a probability
     table fitted on the *training* symbols (add-one smoothing so no symbol costs infinitely much).
+    ``train_symbols`` (N, V) and ``test_symbols`` (M, V) are integers in 0..levels - 1; ``levels``
+    is at most MAX_LEVELS (a larger table would only exhaust memory).
 
     This is an honest "real size": the table is learned without the test images, and an arithmetic
     coder gets within a couple of bits of this number for the whole file.
     """
-    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 2:
-        raise ValueError(f"levels must be an integer >= 2, got {levels!r}")
+    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or not 2 <= levels <= MAX_LEVELS:
+        raise ValueError(f"levels must be an integer from 2 to {MAX_LEVELS} (2**MAX_BITS), got {levels!r}")
     tr = _check_symbols(train_symbols, levels, "train_symbols")
     te = _check_symbols(test_symbols, levels, "test_symbols")
     if tr.shape[1] != te.shape[1]:

@@ -12,7 +12,7 @@ import numpy as np
 from . import checkpoints, config, data
 from .device import one_thread
 
-__all__ = ["SWISS_NEIGHBOURS", "TSNE_PERPLEXITIES", "TSNE_SEEDS", "SCORE_NEIGHBOURS", "swiss_roll",
+__all__ = ["SWISS_NEIGHBOURS", "TSNE_PERPLEXITIES", "TSNE_SEEDS", "SCORE_NEIGHBOURS", "MAX_SWISS_POINTS", "swiss_roll",
            "short_circuits", "embedding_scores", "run_tsne", "swiss_roll_sweep", "swiss_roll_sweeps",
            "swiss_roll_tsne", "mnist_tsne_points", "mnist_tsne", "mnist_tsne_sweep"]
 
@@ -32,15 +32,21 @@ TSNE_SEEDS: tuple[int, ...] = (0, 1, 2)
 SCORE_NEIGHBOURS: int = 10
 
 
+#: The most points :func:`swiss_roll` draws (the lessons use 1 500; every embedding of them is
+#: quadratic in the number of points).
+MAX_SWISS_POINTS: int = 100_000
+
+
 def swiss_roll(n: int | None = None, seed: int = 0):
     """``(X (n, 3) float64, t (n,))``: sklearn's Swiss roll without noise; ``t`` is the roll
-    parameter (the position along the spiral). ``n`` defaults to ``config.size("swiss_roll")``."""
+    parameter (the position along the spiral). ``n`` defaults to ``config.size("swiss_roll")``
+    and is at most MAX_SWISS_POINTS; ``seed`` is an integer in 0..2**32 - 1."""
     from sklearn.datasets import make_swiss_roll
 
     n = config.size("swiss_roll") if n is None else n
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 20:
-        raise ValueError(f"n must be an integer >= 20, got {n!r}")
-    x, t = make_swiss_roll(int(n), noise=0.0, random_state=seed)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 20 <= n <= MAX_SWISS_POINTS:
+        raise ValueError(f"n must be an integer from 20 to {MAX_SWISS_POINTS}, got {n!r}")
+    x, t = make_swiss_roll(int(n), noise=0.0, random_state=data.check_seed(seed))
     return x, t
 
 
@@ -157,8 +163,7 @@ def mnist_tsne(perplexity: int = 30, seed: int = 0, init: str = "pca") -> dict:
     _one_of(init, ("pca", "random"), "init")
     if isinstance(perplexity, bool) or not isinstance(perplexity, (int, float)) or not 1 <= perplexity < 1000:
         raise ValueError(f"perplexity must be a number in [1, 1000), got {perplexity!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    seed = data.check_seed(seed)
     n = config.size("tsne_points")
     cfg = {"n": n, "data_seed": 0, "pca": 50, "perplexity": perplexity, "seed": seed, "init": init,
            "iterations": config.size("tsne_iterations"), "score_neighbours": SCORE_NEIGHBOURS}

@@ -5,6 +5,7 @@ Imports nothing of ours. Every model maps images of shape (N, 784) to codes (N, 
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -124,29 +125,51 @@ class Autoencoder(nn.Module):
     def latent_dim(self) -> int:
         return self.sizes[-1]
 
-    def _check(self, x: torch.Tensor, n: int, what: str) -> None:
+    def _check(self, x: torch.Tensor, n: int, what: str) -> torch.Tensor:
+        """``x`` in the weights' dtype, or a ValueError: not a float tensor of shape (N, n); in eval
+        mode also NaN / infinity, or images in 0..255 given to the encoder. In training mode only
+        the shape and dtype are checked (``fit`` checks its data once, not in every step)."""
         if not isinstance(x, torch.Tensor):
             raise ValueError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
-        if x.dim() < 1 or x.shape[-1] != n:
-            raise ValueError(f"{what} must have shape (N, {n}), got {tuple(x.shape)}")
+        if x.dim() < 1 or x.shape[-1] != n or x.numel() == 0:
+            raise ValueError(f"{what} must have shape (N, {n}), N >= 1, got {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise ValueError(f"{what} must be a floating-point tensor, got dtype {x.dtype}"
+                             " — convert with x.float() / 255")
+        if not self.training:
+            _check_values(x, what, pixels=what == "encoder input")
+        dtype = self.encoder[0].weight.dtype
+        return x if x.dtype == dtype else x.to(dtype)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, input_dim) → (N, latent_dim)."""
-        self._check(x, self.input_dim, "encoder input")
-        return self.encoder(x)
+        """(N, input_dim) → (N, latent_dim). Float16 / bfloat16 / float64 input is converted to the
+        weights' dtype; integer tensors are refused, and in eval mode NaN / infinity and images in
+        0..255 (non-negative with values above 1: divide by 255) too (ValueError)."""
+        return self.encoder(self._check(x, self.input_dim, "encoder input"))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """(N, latent_dim) → (N, input_dim)."""
-        self._check(z, self.latent_dim, "code")
-        return self.decoder(z)
+        """(N, latent_dim) → (N, input_dim); ``z`` checked like :meth:`encode`'s input (any range)."""
+        return self.decoder(self._check(z, self.latent_dim, "code"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, input_dim) → reconstruction (N, input_dim)."""
+        """(N, input_dim) → reconstruction (N, input_dim); ``x`` checked as in :meth:`encode`."""
         return self.decode(self.encode(x))
+
+
+def _check_values(x: torch.Tensor, what: str, pixels: bool) -> None:
+    """A ValueError if ``x`` holds NaN / infinity, or (``pixels``) looks like images in 0..255.
+    One ``aminmax`` pass."""
+    lo, hi = (float(v) for v in torch.aminmax(x.detach()))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"{what} contains NaN or infinite values")
+    if pixels and lo >= 0 and hi > 1:
+        raise ValueError(f"{what}: expected pixel values in [0, 1], got max {hi:g} — divide by 255")
 
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 

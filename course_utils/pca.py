@@ -13,7 +13,11 @@ import torch
 
 from .data import add_noise, check_images
 
-__all__ = ["principal_axes", "reconstruct", "mse", "PCADenoiser", "fit_denoiser", "DENOISE_KS"]
+__all__ = ["principal_axes", "reconstruct", "mse", "PCADenoiser", "fit_denoiser", "DENOISE_KS", "MAX_DIM"]
+
+
+#: The most columns :func:`principal_axes` accepts (MNIST has 784): its covariance is (D, D) float64.
+MAX_DIM: int = 4096
 
 
 def principal_axes(x: torch.Tensor, k: int | None = None, chunk: int = 10_000,
@@ -22,10 +26,16 @@ def principal_axes(x: torch.Tensor, k: int | None = None, chunk: int = 10_000,
     variance) of the rows of ``x`` (N, D). The covariance is summed in float64, ``chunk`` rows at a
     time, so 60 000 MNIST images need only a few MB beyond the data. With ``with_variances``,
     also the variance along each axis (eigenvalues of the 1/N covariance, (k,), clamped at 0).
-    The course's one PCA: notebooks, the store and benchmarks all call it."""
+    ``x`` must be finite floats with D <= MAX_DIM. The course's one PCA: notebooks, the store and benchmarks all call it."""
     if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[0] < 2:
         raise ValueError(f"x must be a tensor of shape (N, D) with N >= 2, got {getattr(x, 'shape', type(x))}")
     d = x.shape[1]
+    if d > MAX_DIM:
+        raise ValueError(f"x has {d} columns; principal_axes supports at most D = {MAX_DIM} "
+                         f"(its (D, D) float64 covariance would need {8 * d * d / 2**30:.1f} GiB)")
+    check_images(x, "x")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
     k = d if k is None else k
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= d:
         raise ValueError(f"k must be an integer from 1 to {d}, got {k!r}")

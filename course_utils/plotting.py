@@ -7,13 +7,18 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import math
+
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator
 
 __all__ = ["to_numpy", "mosaic", "stack_rows", "draw_rows", "row_names", "show_images", "show_rows",
-           "plot_latent", "plot_losses", "DIGIT_COLORS", "plot_rate_distortion"]
+           "plot_latent", "plot_losses", "DIGIT_COLORS", "plot_rate_distortion", "MAX_GAP"]
+
+#: The widest gap (pixels) between images or rows: a mosaic is allocated in one piece.
+MAX_GAP = 100
 
 DIGIT_COLORS = plt.get_cmap("tab10")
 _GREY_BLANK = plt.get_cmap("gray").with_extremes(bad="white")  # NaN (gaps between rows) drawn white
@@ -63,16 +68,25 @@ def show_images(images, ncols: int = 10, title: str | None = None,
 
 
 def mosaic(images, gap: int = 2, fill: float = 1.0) -> np.ndarray:
-    """Images (N, 784) or (N, H, W) side by side in one (H, N·W + gaps) array, clipped to [0, 1].
+    """Images (N, 784) or (N, H, W), N >= 1, side by side in one (H, N·W + gaps) array, clipped to
+    [0, 1]; ``gap`` (pixels, 0..MAX_GAP) of ``fill`` (a finite number) between them.
 
     One ``imshow`` of a mosaic draws many times faster than one axes per image, which keeps
     widget redraws quick."""
+    _check_gap(gap)
+    if isinstance(fill, bool) or not isinstance(fill, (int, float, np.floating)) or not math.isfinite(fill):
+        raise ValueError(f"fill must be a finite number, got {fill!r}")
     a = np.clip(_as_images(images), 0, 1)
     n, h, w = a.shape
     out = np.full((h, n * w + (n - 1) * gap), fill, dtype=np.float32)
     for i in range(n):
         out[:, i * (w + gap): i * (w + gap) + w] = a[i]
     return out
+
+
+def _check_gap(gap) -> None:
+    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or not 0 <= gap <= MAX_GAP:
+        raise ValueError(f"gap must be an integer from 0 to {MAX_GAP} pixels, got {gap!r}")
 
 
 def _check_rows(rows, n) -> None:
@@ -86,6 +100,7 @@ def stack_rows(rows: Mapping[str, object], n: int = 10, gap: int = 4) -> tuple[n
     """Rows of images as one array: each row a :func:`mosaic` of its first ``n`` images, rows
     ``gap`` pixels apart (NaN there, drawn blank). Returns ``(array (H_total, W_max), row centres)``."""
     _check_rows(rows, n)
+    _check_gap(gap)
     mosaics = [mosaic(_as_images(v)[:n]) for v in rows.values()]
     height = sum(m.shape[0] for m in mosaics) + gap * (len(mosaics) - 1)
     out = np.full((height, max(m.shape[1] for m in mosaics)), np.nan, dtype=np.float32)

@@ -121,6 +121,8 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "data.add_noise": lambda: dict(x=_images(), kind="gaussian", level=0.3, clip=False,
                                    generator=torch.Generator().manual_seed(0)),
     "data.check_images": lambda: dict(x=_images(), name="x", dim=784),
+    "data.check_seed": lambda: dict(seed=3, name="seed"),
+    "data.noise_function": lambda: dict(kind="masking", level=0.5, clip=True),
     "data.mnist_test": lambda: dict(seed=0),
     "data.mnist_split": lambda: dict(seed=0),
     "data.split_images": lambda: dict(seed=0),
