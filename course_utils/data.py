@@ -21,7 +21,7 @@ from . import config
 from .memory import tune_heap
 
 __all__ = ["MNIST_FILES", "MNISTError", "load_mnist", "shared_images", "add_noise", "NOISE_KINDS",
-           "ensure_mnist", "check_images", "check_seed", "noise_function",
+           "ensure_mnist", "check_images", "check_seed", "check_ints", "noise_function",
            "mnist_test", "mnist_split", "split_images", "noise_spec", "noisy_test", "EVAL_NOISE_SEED"]
 
 #: The four uncompressed MNIST files: name -> (bytes, md5). Published checksums.
@@ -351,7 +351,7 @@ def check_images(x: torch.Tensor, name: str = "x", dim: int | None = None, *, nd
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}{hint}")
     lo, hi = (float(v) for v in torch.aminmax(x.detach()))  # NaN propagates to both
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise ValueError(f"{name} contains NaN or infinite values (expected finite numbers)")
     if pixels and lo >= 0 and hi > 1:
         raise ValueError(f"{name}: expected pixel values in [0, 1], got max {hi:g} — divide by 255")
 
@@ -361,6 +361,21 @@ def check_seed(seed, name: str = "seed") -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
         raise ValueError(f"{name} must be an integer in 0..2**32 - 1, got {seed!r}")
     return int(seed)
+
+
+def check_ints(values, name: str, lo: int, hi: int) -> list[int]:
+    """``values`` as a list of ints, or a ValueError unless it is a non-empty sequence of integers
+    from ``lo`` to ``hi``."""
+    if not all(isinstance(b, int) and not isinstance(b, bool) for b in (lo, hi)):
+        raise ValueError(f"lo and hi must be integers, got {lo!r} and {hi!r}")
+    want = f"{name} must be a non-empty sequence of integers from {lo} to {hi}"
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{want}, got {values!r}")
+    out = list(values)
+    if not out or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi
+                      for v in out):
+        raise ValueError(f"{want}, got {out!r}")
+    return [int(v) for v in out]
 
 
 # --- the lessons' splits and their noisy test copy -------------------------------------------------

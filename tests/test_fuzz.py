@@ -114,13 +114,14 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "training.reconstruct": lambda: dict(model=_small_ae(), x=_images(), batch_size=4),
     "training.mse": lambda: dict(model=_small_ae(), x_in=_images(), x_target=_images(seed=1), batch_size=4),
     "training.make_corruptor": lambda: dict(noise={"kind": "gaussian", "level": 0.3}),
-    "training.check_images": lambda: dict(x=_images(), name="x", dim=784),
+    "training.check_images": lambda: dict(x=_images(), name="x", dim=784, ndim=2, pixels=True),
     # data
     "data.load_mnist": lambda: dict(split="test", n=20, root=str(data.config.data_dir()), seed=0),
     "data.shared_images": lambda: dict(split="test", n=20, root=str(data.config.data_dir()), seed=0, chunk=7),
     "data.add_noise": lambda: dict(x=_images(), kind="gaussian", level=0.3, clip=False,
                                    generator=torch.Generator().manual_seed(0)),
-    "data.check_images": lambda: dict(x=_images(), name="x", dim=784),
+    "data.check_images": lambda: dict(x=_images(), name="x", dim=784, ndim=2, pixels=True),
+    "data.check_ints": lambda: dict(values=[1, 2], name="ks", lo=1, hi=5),
     "data.check_seed": lambda: dict(seed=3, name="seed"),
     "data.noise_function": lambda: dict(kind="masking", level=0.5, clip=True),
     "data.mnist_test": lambda: dict(seed=0),
@@ -239,10 +240,12 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
 }
 
 #: Methods fuzzed on an instance: "module.Class.method" -> builds the instance.
+#: Models are called in eval mode, as after ``fit``: in training mode ``forward`` checks only shape and
+#: dtype (documented: ``fit`` checks its data once, not in every step).
 INSTANCES: dict[str, Callable[[], Any]] = {
-    "models.Autoencoder": _small_ae,
+    "models.Autoencoder": lambda: _small_ae().eval(),
     "pca.PCADenoiser": lambda: pca.PCADenoiser(**VALID["pca.PCADenoiser"]()),
-    "compression.QuantizedAutoencoder": lambda: compression.QuantizedAutoencoder(3, 4, hidden=(8,)),
+    "compression.QuantizedAutoencoder": lambda: compression.QuantizedAutoencoder(3, 4, hidden=(8,)).eval(),
     "recipes.Recipe": lambda: recipes.Recipe(**VALID["recipes.Recipe"]()),
 }
 
@@ -263,6 +266,22 @@ PIXELS: dict[str, tuple[str, ...]] = {
     "pca.fit_denoiser": ("x_fit", "x_val"),
     "compression.pca_rate_distortion": ("x_train", "x_test"),
     "compression.jpeg_rate_distortion": ("x",),
+}
+
+#: Open findings in modules owned by other developers (reported on issue 21): fuzzed and printed,
+#: not failing this test; a name that comes out clean must be removed from here (the test says so).
+OPEN_ELSEWHERE: dict[str, str] = {
+    "recipes.Recipe": "recipes.py: sizes not iterable -> TypeError; any bad quantize_bits -> the sigmoid "
+                      "message; seeds, n_test, lr, noise_level, loss, optimizer, lr_schedule, device, "
+                      "pretrain_epochs unchecked until training",
+    "recipes.Recipe.replace": "recipes.py: lr NaN / inf accepted (unchecked until training)",
+}
+
+#: Functions whose result may hold NaN by design, with the reason.
+NON_FINITE_BY_DESIGN: dict[str, str] = {
+    "config.pick": "returns full or fast as given",
+    "plotting.to_numpy": "converts what it is given, NaN included",
+    "plotting.stack_rows": "NaN marks the blank gaps between rows (drawn white)",
 }
 
 #: (name, parameter, family) calls not made, with the reason.
@@ -430,7 +449,7 @@ def classify(name: str, param: str, family: str, call: Callable[[], Any]) -> tup
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
         plt.close("all")
-    if _non_finite(result):
+    if _non_finite(result) and name not in NON_FINITE_BY_DESIGN:
         return "silent", "returned NaN or infinity"
     if param in PIXELS.get(name, ()) and family in ("pixels_0_255", "integer"):
         return "silent", f"accepted {family} images where pixel values in [0, 1] are expected"
@@ -495,18 +514,28 @@ def test_valid_examples_run():
 def test_bad_inputs_get_clear_errors(capsys):
     start = time.perf_counter()
     counts: Counter = Counter()
-    bad = []
+    bad, open_elsewhere, now_clean = [], [], []
     for name in fuzz_targets():
         if name not in VALID:
             continue
+        found = []
         for param, family, verdict, detail in fuzz(name):
             counts[verdict] += 1
             if verdict in ("silent", "obscure"):
-                bad.append(f"{verdict:8s} {name}({param}={family}): {detail}")
+                found.append(f"{verdict:8s} {name}({param}={family}): {detail}")
+        if name in OPEN_ELSEWHERE:
+            open_elsewhere += found
+            now_clean += [] if found else [name]
+        else:
+            bad += found
     seconds = time.perf_counter() - start
     with capsys.disabled():
         print(f"\nfuzz: {sum(counts.values())} calls in {seconds:.0f} s: clear {counts['clear']}, "
               f"accepted {counts['accepted']}, silent {counts['silent']}, obscure {counts['obscure']}")
         for line in bad:
             print("  " + line)
+        print(f"open in modules owned elsewhere (OPEN_ELSEWHERE, not failing): {len(open_elsewhere)}")
+        for line in open_elsewhere:
+            print("  " + line)
     assert not bad, f"{len(bad)} silent or obscure calls (listed above)"
+    assert not now_clean, f"no finding left: remove {now_clean} from OPEN_ELSEWHERE"
