@@ -28,16 +28,19 @@ import torch
 from torch import nn
 
 from . import models
+from .data import check_images, check_ints
 from .pca import principal_axes
 
 __all__ = [
-    "MAX_BITS", "quantize", "to_symbols", "from_symbols", "QuantizedAutoencoder", "entropy_bits",
+    "MAX_BITS", "MAX_LEVELS", "quantize", "to_symbols", "from_symbols", "QuantizedAutoencoder", "entropy_bits",
     "code_length_bits", "lzma_bits", "zlib_bits", "psnr", "pca_rate_distortion",
     "jpeg_rate_distortion", "jpeg_header_bytes", "pareto_front", "mse_at_rate",
 ]
 
 #: Largest supported number of bits per code value (symbols are stored as uint16).
 MAX_BITS = 16
+#: Largest number of levels a symbol table may have (``2**MAX_BITS``): a table per value is built.
+MAX_LEVELS = 2 ** MAX_BITS
 
 
 def _check_bits(bits) -> int:
@@ -51,10 +54,14 @@ def quantize(z: torch.Tensor, bits: int) -> torch.Tensor:
 
     Forward: ``round(z·(2^b − 1)) / (2^b − 1)``. Backward: the gradient passes through unchanged
     (straight-through estimator), because rounding's true gradient is zero almost everywhere.
+    A ``z`` without gradient is refused if it holds NaN or infinity; inside training (``z``
+    requires grad) it is not scanned: ``fit`` stops at a non-finite loss instead.
     """
     bits = _check_bits(bits)
     if not isinstance(z, torch.Tensor) or not z.is_floating_point():
         raise ValueError("quantize expects a floating-point tensor with values in [0, 1]")
+    if not z.requires_grad:  # outside training (a trained code, a test): scan once for NaN
+        check_images(z, "z", ndim=None)
     steps = 2 ** bits - 1
     q = torch.round(z.clamp(0, 1) * steps) / steps
     return z + (q - z).detach()
@@ -63,14 +70,16 @@ def quantize(z: torch.Tensor, bits: int) -> torch.Tensor:
 def to_symbols(z: torch.Tensor | np.ndarray, bits: int) -> np.ndarray:
     """The integer levels 0 … 2^b − 1 that :func:`quantize` rounds ``z`` (in [0, 1]) to, as uint16."""
     bits = _check_bits(bits)
-    a = z.detach().float().cpu().numpy() if isinstance(z, torch.Tensor) else np.asarray(z, dtype=float)
+    a = _finite_array(z, "z")
     return np.rint(np.clip(a, 0, 1) * (2 ** bits - 1)).astype(np.uint16)
 
 
 def from_symbols(symbols: np.ndarray, bits: int) -> torch.Tensor:
     """Levels back to code values in [0, 1] (float32 tensor)."""
     bits = _check_bits(bits)
-    s = np.asarray(symbols)
+    s = np.asarray(symbols) if not isinstance(symbols, torch.Tensor) else symbols.numpy(force=True)
+    if s.dtype.kind not in "iu" or s.ndim == 0:
+        raise ValueError(f"symbols must be an integer array (levels 0..{2 ** bits - 1}), got {s.dtype} {s.shape}")
     if s.size and (s.min() < 0 or s.max() > 2 ** bits - 1):
         raise ValueError(f"symbols must lie in 0..{2 ** bits - 1} for {bits} bits")
     return torch.from_numpy(s.astype(np.float32) / (2 ** bits - 1))
@@ -88,7 +97,7 @@ class QuantizedAutoencoder(nn.Module):
                  output_activation: str | None = "sigmoid", init: str = "kaiming") -> None:
         super().__init__()
         self.bits = _check_bits(bits)
-        self.ae = models.autoencoder(latent_dim, hidden=tuple(hidden), input_dim=input_dim, decoder_sizes=None,
+        self.ae = models.autoencoder(latent_dim, hidden=hidden, input_dim=input_dim, decoder_sizes=None,
                                      hidden_activation=hidden_activation, code_activation="sigmoid",
                                      output_activation=output_activation, init=init)
         self.latent_dim = self.ae.latent_dim
@@ -105,6 +114,9 @@ class QuantizedAutoencoder(nn.Module):
     @torch.no_grad()
     def symbols(self, x: torch.Tensor, batch_size: int = 5000) -> np.ndarray:
         """Integer symbols (N, latent) of images (N, 784), encoded ``batch_size`` images at a time."""
+        check_images(x, "x", self.ae.input_dim, pixels=True)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         dev = next(self.parameters()).device
         return np.concatenate([to_symbols(self.encode(x[i:i + batch_size].to(dev)), self.bits)
                                for i in range(0, max(len(x), 1), batch_size)])
@@ -117,9 +129,22 @@ class QuantizedAutoencoder(nn.Module):
 
 # --- sizes --------------------------------------------------------------------------------------
 
+def _finite_array(values, name: str) -> np.ndarray:
+    """``values`` (a tensor or array-like of numbers) as a float64 numpy array, or a ValueError
+    unless they are finite numbers."""
+    try:
+        a = (values.detach().double().cpu().numpy() if isinstance(values, torch.Tensor)
+             else np.asarray(values, dtype=float))
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numbers (an array or a tensor), got {type(values).__name__}") from None
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must be finite numbers, got NaN or infinity")
+    return a
+
+
 def entropy_bits(counts) -> float:
     """Shannon entropy in bits, ``−Σ p log2 p``, of a histogram of counts (zeros allowed)."""
-    c = np.asarray(counts, dtype=float)
+    c = _finite_array(counts, "counts")
     if c.ndim != 1 or c.size == 0 or np.any(c < 0) or not np.all(np.isfinite(c)) or c.sum() <= 0:
         raise ValueError("counts must be a non-empty 1-D array of non-negative numbers with a positive sum")
     p = c[c > 0] / c.sum()
@@ -138,12 +163,14 @@ def _check_symbols(s, levels: int, name: str) -> np.ndarray:
 def code_length_bits(train_symbols, test_symbols, levels: int) -> float:
     """Mean bits per test image that an arithmetic coder would write, per value, with a probability
     table fitted on the *training* symbols (add-one smoothing so no symbol costs infinitely much).
+    ``train_symbols`` (N, V) and ``test_symbols`` (M, V) are integers in 0..levels - 1; ``levels``
+    is at most MAX_LEVELS (a larger table would only exhaust memory).
 
     This is an honest "real size": the table is learned without the test images, and an arithmetic
     coder gets within a couple of bits of this number for the whole file.
     """
-    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 2:
-        raise ValueError(f"levels must be an integer >= 2, got {levels!r}")
+    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or not 2 <= levels <= MAX_LEVELS:
+        raise ValueError(f"levels must be an integer from 2 to {MAX_LEVELS} (2**MAX_BITS), got {levels!r}")
     tr = _check_symbols(train_symbols, levels, "train_symbols")
     te = _check_symbols(test_symbols, levels, "test_symbols")
     if tr.shape[1] != te.shape[1]:
@@ -176,18 +203,24 @@ def zlib_bits(symbols) -> float:
 
 def psnr(mse: float, peak: float = 1.0) -> float:
     """Peak signal-to-noise ratio in dB, ``10 log10(peak² / mse)``."""
-    if not (isinstance(mse, (int, float, np.floating)) and mse > 0 and math.isfinite(mse)):
-        raise ValueError(f"mse must be a positive finite number, got {mse!r}")
+    for name, v in (("mse", mse), ("peak", peak)):
+        if isinstance(v, bool) or not (isinstance(v, (int, float, np.floating)) and v > 0 and math.isfinite(v)):
+            raise ValueError(f"{name} must be a positive finite number, got {v!r}")
     return float(10 * np.log10(peak ** 2 / mse))
 
 
 # --- baselines ----------------------------------------------------------------------------------
 
 def _as_images(x, name: str) -> np.ndarray:
-    a = x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32)
-    if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] != 784:
-        raise ValueError(f"{name} must be images of shape (N, 784) with values in [0, 1], got {a.shape}")
-    return a.astype(np.float32, copy=False)
+    """Images (N, 784) in [0, 1] (a tensor or an array) as float32 numpy, checked as
+    :func:`course_utils.data.check_images` with ``pixels`` (no 0..255, integer or NaN images)."""
+    if not isinstance(x, torch.Tensor):
+        a = np.asarray(x) if isinstance(x, np.ndarray) else None
+        if a is None or a.dtype.kind not in "fiu":
+            raise ValueError(f"{name} must be images of shape (N, 784) with values in [0, 1], got {type(x).__name__}")
+        x = torch.from_numpy(a)
+    check_images(x, name, 784, pixels=True)
+    return x.detach().float().cpu().numpy()
 
 
 def pca_rate_distortion(x_train, x_test, components: Sequence[int], bits: Sequence[int]) -> dict:
@@ -198,10 +231,8 @@ def pca_rate_distortion(x_train, x_test, components: Sequence[int], bits: Sequen
     are clipped to [0, 1]. Returns arrays ``components, bits, rate, mse`` (one entry per pair).
     """
     xtr, xte = _as_images(x_train, "x_train"), _as_images(x_test, "x_test")
-    ks = [int(k) for k in components]
-    if not ks or any(k < 1 or k > min(784, len(xtr)) for k in ks):
-        raise ValueError(f"components must be integers from 1 to {min(784, len(xtr))}, got {list(components)}")
-    bs = [_check_bits(b) for b in bits]
+    ks = check_ints(components, "components", 1, min(784, len(xtr)))
+    bs = check_ints(bits, "bits", 1, MAX_BITS)
     mu, axes = principal_axes(torch.from_numpy(xtr))
     vt, mean = axes.T.numpy(), mu.numpy()
     # coefficients on the top max(ks) axes, 10 000 rows at a time; the first k columns are the
@@ -242,6 +273,8 @@ def _quantize(c: np.ndarray, lo: np.ndarray, span: np.ndarray, steps: int) -> np
 def jpeg_header_bytes(data: bytes) -> int:
     """Bytes of a baseline JPEG file before its entropy-coded data (everything up to the end of
     the start-of-scan segment) plus the 2-byte end marker: what a custom format could leave out."""
+    if not isinstance(data, (bytes, bytearray)):
+        raise ValueError(f"data must be the bytes of a JPEG file, got {type(data).__name__}")
     pos = data.find(b"\xff\xda")
     if not data.startswith(b"\xff\xd8") or pos < 0:
         raise ValueError("not a baseline JPEG file")
@@ -259,11 +292,9 @@ def jpeg_rate_distortion(x, qualities: Sequence[int], keep: int = 10) -> dict:
     from PIL import Image
 
     a = _as_images(x, "x")
-    qs = [int(q) for q in qualities]
+    qs = check_ints(qualities, "qualities", 1, 95)
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
         raise ValueError(f"keep must be a non-negative integer, got {keep!r}")
-    if not qs or any(q < 1 or q > 95 for q in qs):
-        raise ValueError(f"qualities must be integers from 1 to 95, got {list(qualities)}")
     pixels = np.rint(np.clip(a, 0, 1) * 255).astype(np.uint8).reshape(-1, 28, 28)
     file_bits, payload_bits, mses, decoded = [], [], [], []
     for q in qs:
@@ -286,7 +317,7 @@ def jpeg_rate_distortion(x, qualities: Sequence[int], keep: int = 10) -> dict:
 
 def pareto_front(rate, mse) -> tuple[np.ndarray, np.ndarray]:
     """The points no other point beats on both size and error, sorted by size."""
-    r, m = np.asarray(rate, dtype=float), np.asarray(mse, dtype=float)
+    r, m = _finite_array(rate, "rate"), _finite_array(mse, "mse")
     if r.shape != m.shape or r.ndim != 1 or r.size == 0:
         raise ValueError("rate and mse must be 1-D arrays of the same non-zero length")
     order = np.lexsort((m, r))
@@ -299,7 +330,10 @@ def pareto_front(rate, mse) -> tuple[np.ndarray, np.ndarray]:
 
 def mse_at_rate(rate, mse, at: float) -> float:
     """Error of the best point of a rate–distortion cloud that uses at most ``at`` bits
-    (``inf`` if every point is bigger): the fair "same size or smaller" comparison."""
+    (``inf`` if every point is bigger): the fair "same size or smaller" comparison. ``at``: a
+    number of bits > 0 (``inf`` allowed)."""
+    if isinstance(at, bool) or not isinstance(at, (int, float, np.number)) or not at > 0:
+        raise ValueError(f"at must be a positive number of bits, got {at!r}")
     r, m = pareto_front(rate, mse)
     ok = r <= at
     return float(m[ok].min()) if ok.any() else float("inf")

@@ -4,6 +4,7 @@ Images come back as float32 tensors in [0, 1] of shape (N, 784); labels as int64
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import shutil
@@ -11,6 +12,7 @@ import tempfile
 import weakref
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -19,7 +21,7 @@ from . import config
 from .memory import tune_heap
 
 __all__ = ["MNIST_FILES", "MNISTError", "load_mnist", "shared_images", "add_noise", "NOISE_KINDS",
-           "ensure_mnist", "check_images",
+           "ensure_mnist", "check_images", "check_seed", "check_ints", "noise_function",
            "mnist_test", "mnist_split", "split_images", "noise_spec", "noisy_test", "EVAL_NOISE_SEED"]
 
 #: The four uncompressed MNIST files: name -> (bytes, md5). Published checksums.
@@ -120,6 +122,8 @@ def ensure_mnist(root: str | Path | None = None, download: bool = True) -> Path:
     ``root`` defaults to :func:`course_utils.config.data_dir` (``COURSE_DATA_DIR``). Missing files
     are downloaded (unless ``download=False``); a wrong size or md5 raises :class:`MNISTError`.
     """
+    if root is not None and not isinstance(root, (str, Path)):
+        raise ValueError(f"root must be a folder (a str or Path) holding MNIST/raw/, or None, got {root!r}")
     root = Path(root).expanduser().resolve() if root is not None else config.data_dir()
     raw = root / "MNIST" / "raw"
     problems = {n: _problem(raw / n) for n in MNIST_FILES}
@@ -219,8 +223,9 @@ def _issue(key: tuple, images: np.ndarray, labels: np.ndarray, idx: np.ndarray |
 def _locate(split: str, n, root, seed: int):
     """Check the arguments of :func:`load_mnist`; return ``(key, raw images, raw labels, indices)``
     (indices ``None`` for the whole split)."""
-    if split not in _SPLIT_FILES:
+    if not isinstance(split, str) or split not in _SPLIT_FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    seed = check_seed(seed)
     raw = ensure_mnist(root)
     images, labels = _load_split(str(raw), split)
     if n is None:
@@ -240,7 +245,7 @@ def shared_images(split: str = "train", n: int | None = None, root: str | Path |
     copy: 188 MB saved for the 60 000 training images. Otherwise they are loaded afresh (and
     shared from then on). Never modify the result; use :func:`load_mnist` for a copy of your own.
     """
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or not 1 <= chunk <= 10**9:
         raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
     key, images, labels, idx = _locate(split, n, root, seed)
     ref = _ISSUED.get(key)
@@ -278,13 +283,23 @@ def add_noise(
         ``"masking"``: each pixel set to 0 with probability ``level``.
         ``"salt_pepper"``: each pixel set to 0 or 1 (equally likely) with probability ``level``.
 
-    ``generator`` makes the noise reproducible (it must live on ``x``'s device).
+    ``x`` must be a floating-point tensor (float16 / bfloat16 / float64 are kept as they are) without
+    NaN or infinity; integer tensors and images in 0..255 (non-negative with values above 1: the
+    forgotten ``/ 255``) are refused with a ValueError. ``generator`` makes the noise reproducible
+    (it must be a ``torch.Generator`` on ``x``'s device).
     """
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"x must be a torch.Tensor of images, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise ValueError(f"x must be a floating-point tensor in [0, 1], got dtype {x.dtype}")
-    if kind not in NOISE_KINDS:
+    corrupt = noise_function(kind, level, clip)
+    check_images(x, "x", ndim=None, pixels=True)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    return corrupt(x, generator)
+
+
+def noise_function(kind: str = "gaussian", level: float = 0.3,
+                   clip: bool = False) -> Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]:
+    """The corruption ``f(x, generator) -> noisy x`` of :func:`add_noise`, its settings checked once
+    here: the returned function does not scan ``x`` (training calls it on every batch)."""
+    if not isinstance(kind, str) or kind not in NOISE_KINDS:
         raise ValueError(f"unknown noise kind {kind!r}; expected one of {NOISE_KINDS}")
     if not isinstance(level, (int, float)) or isinstance(level, bool) or not math.isfinite(level):
         raise ValueError(f"noise level must be a finite number, got {level!r}")
@@ -292,6 +307,14 @@ def add_noise(
         raise ValueError(f"noise level must be >= 0, got {level}")
     if kind != "gaussian" and level > 1:
         raise ValueError(f"{kind} noise level is a probability in [0, 1], got {level}")
+    if not isinstance(clip, bool):
+        raise ValueError(f"clip must be True or False, got {clip!r}")
+    return functools.partial(_corrupt, kind=kind, level=float(level), clip=clip)
+
+
+def _corrupt(x: torch.Tensor, generator: torch.Generator | None, *, kind: str, level: float,
+             clip: bool) -> torch.Tensor:
+    """``x`` corrupted with checked settings (see :func:`add_noise`)."""
     if kind == "gaussian":
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         out = x + level * noise
@@ -305,20 +328,54 @@ def add_noise(
     return out.clamp(0.0, 1.0) if clip else out
 
 
-def check_images(x: torch.Tensor, name: str = "x", dim: int | None = None) -> None:
-    """Raise ValueError unless ``x`` is a finite float tensor of shape (N, dim) with N >= 1."""
+def check_images(x: torch.Tensor, name: str = "x", dim: int | None = None, *, ndim: int | None = 2,
+                 pixels: bool = False) -> None:
+    """Raise ValueError unless ``x`` is a finite floating-point tensor of shape (N, dim) with N >= 1.
+
+    ``ndim=None`` accepts any shape with at least one value. With ``pixels``, the values are pixel
+    intensities: non-negative values above 1 are images in 0..255 (the forgotten ``/ 255``) and are
+    refused (negative values are not: a noisy or standardised input has them). One ``aminmax``
+    pass over ``x``, no (N, D) temporary.
+    """
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor of shape (N, D), got {type(x).__name__}")
-    if x.dim() != 2 or x.shape[0] < 1:
+    if ndim is not None and (x.dim() != ndim or x.shape[0] < 1):
         want = f"(N, {dim})" if dim else "(N, D)"
         raise ValueError(f"{name} must have shape {want} with N >= 1, got {tuple(x.shape)}")
-    if dim is not None and x.shape[1] != dim:
+    if x.numel() == 0:
+        raise ValueError(f"{name} must hold at least one value, got shape {tuple(x.shape)}")
+    if dim is not None and x.shape[-1] != dim:
         raise ValueError(f"{name} must have shape (N, {dim}), got {tuple(x.shape)}")
     if not x.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    lo, hi = torch.aminmax(x)  # NaN propagates to both; one pass, no (N, D) temporary
-    if not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
-        raise ValueError(f"{name} contains NaN or infinite values")
+        hint = " — convert with x.float() / 255" if pixels or x.dtype == torch.uint8 else ""
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}{hint}")
+    lo, hi = (float(v) for v in torch.aminmax(x.detach()))  # NaN propagates to both
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"{name} contains NaN or infinite values (expected finite numbers)")
+    if pixels and lo >= 0 and hi > 1:
+        raise ValueError(f"{name}: expected pixel values in [0, 1], got max {hi:g} — divide by 255")
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """``seed`` as an int, or a ValueError unless it is an integer in 0..2**32 - 1."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"{name} must be an integer in 0..2**32 - 1, got {seed!r}")
+    return int(seed)
+
+
+def check_ints(values, name: str, lo: int, hi: int) -> list[int]:
+    """``values`` as a list of ints, or a ValueError unless it is a non-empty sequence of integers
+    from ``lo`` to ``hi``."""
+    if not all(isinstance(b, int) and not isinstance(b, bool) for b in (lo, hi)):
+        raise ValueError(f"lo and hi must be integers, got {lo!r} and {hi!r}")
+    want = f"{name} must be a non-empty sequence of integers from {lo} to {hi}"
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{want}, got {values!r}")
+    out = list(values)
+    if not out or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi
+                      for v in out):
+        raise ValueError(f"{want}, got {out!r}")
+    return [int(v) for v in out]
 
 
 # --- the lessons' splits and their noisy test copy -------------------------------------------------

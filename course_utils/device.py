@@ -26,6 +26,8 @@ def pick_device(prefer: str | torch.device | None = None) -> torch.device:
     ``prefer`` may be ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"cpu"`` or a ``torch.device``.
     Asking for a device that is not there raises ValueError naming what is available.
     """
+    if prefer is not None and (isinstance(prefer, bool) or not isinstance(prefer, (str, torch.device))):
+        raise ValueError(f"prefer must be a device name such as 'cpu', a torch.device or None, got {prefer!r}")
     choice = prefer if prefer is not None else (os.environ.get("COURSE_DEVICE") or None)
     if choice is None:
         if torch.cuda.is_available():
@@ -59,11 +61,14 @@ def on_binder() -> bool:
 
 
 def runtime_info(device: torch.device | None = None) -> dict[str, str]:
-    """Facts about this runtime as strings: device, versions, platform."""
+    """Facts about this runtime as strings: device, versions, platform. ``device``: as for
+    :func:`pick_device` (a name or a ``torch.device``; ValueError for one that is unknown or absent)."""
     import matplotlib
     import numpy as np
 
-    dev = device or pick_device()
+    if device is not None and not isinstance(device, (str, torch.device)):
+        raise ValueError(f"device must be a device name such as 'cpu', a torch.device or None, got {device!r}")
+    dev = pick_device(device)
     info = {
         "device": str(dev),
         "python": platform.python_version(),

@@ -36,8 +36,10 @@ def check_value(name: str, answer: Any, expected: Any, *, rtol: float = 1e-3, at
     """Compare a number (or array) with the expected one within tolerances; print a verdict.
 
     Never raises: Python and numpy numbers, arrays and tensors (also ones that require grad) are
-    compared; anything else is reported as "expected a number".
+    compared; anything else is reported as "expected a number". Bad tolerances (the notebook's own
+    arguments, not the learner's) raise ValueError.
     """
+    _check_tolerances(rtol, atol)
     if not_attempted(answer):
         print(f"⏳ {name}: not attempted yet. Fill in the answer, or reveal the solution below.")
         return False
@@ -75,7 +77,15 @@ def _how_far(a: np.ndarray, e: np.ndarray) -> str:
 
 def check_function(name: str, fn: Callable | None, reference: Callable, cases: list[tuple],
                    *, rtol: float = 1e-4, atol: float = 1e-6, hint: str = "") -> bool:
-    """Call the learner's ``fn`` and ``reference`` on each argument tuple in ``cases`` and compare."""
+    """Call the learner's ``fn`` and ``reference`` on each argument tuple in ``cases`` and compare.
+
+    ``cases`` (a non-empty list of argument tuples), ``reference`` and the tolerances are the
+    notebook's own arguments: bad ones raise ValueError."""
+    _check_tolerances(rtol, atol)
+    if not callable(reference):
+        raise ValueError(f"reference must be a callable, got {type(reference).__name__}")
+    if not isinstance(cases, (list, tuple)) or not cases or not all(isinstance(c, tuple) for c in cases):
+        raise ValueError(f"cases must be a non-empty list of argument tuples, got {cases!r}")
     if not_attempted(fn):
         print(f"⏳ {name}: not attempted yet. Write the function, or reveal the solution below.")
         return False
@@ -103,6 +113,12 @@ def check_function(name: str, fn: Callable | None, reference: Callable, cases: l
                       else f"max difference {np.max(np.abs(g - w)):.3g}")
             return _say(False, name, f"wrong result for a test input ({detail}). {hint}".strip())
     return _say(True, name, f"matches the reference on {len(cases)} test input(s).")
+
+
+def _check_tolerances(rtol, atol) -> None:
+    for name, v in (("rtol", rtol), ("atol", atol)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not 0 <= v < math.inf:
+            raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
 
 
 def _to_numpy(x):

@@ -12,9 +12,33 @@ import numpy as np
 from . import config, data, results
 from .device import one_thread
 
-__all__ = ["SWISS_NEIGHBOURS", "TSNE_PERPLEXITIES", "TSNE_SEEDS", "SCORE_NEIGHBOURS", "swiss_roll",
+__all__ = ["SWISS_NEIGHBOURS", "TSNE_PERPLEXITIES", "TSNE_SEEDS", "SCORE_NEIGHBOURS", "MAX_SWISS_POINTS", "swiss_roll",
            "short_circuits", "embedding_scores", "run_tsne", "swiss_roll_sweep", "swiss_roll_sweeps",
            "swiss_roll_tsne", "mnist_tsne_points", "mnist_tsne", "mnist_tsne_sweep"]
+
+
+def _points(x, name: str, rows: int | None = None) -> np.ndarray:
+    """``x`` as a finite float (N, D) numpy array (N = ``rows`` when given), or a ValueError."""
+    try:
+        a = np.asarray(x.detach().cpu().float() if hasattr(x, "detach") else x, dtype=float)
+    except (TypeError, ValueError):
+        a = None
+    if a is None or a.ndim != 2 or len(a) < 2 or (rows is not None and len(a) != rows):
+        want = f"({rows}, D)" if rows is not None else "(N, D) with N >= 2"
+        raise ValueError(f"{name} must be points of shape {want}, got {getattr(a, 'shape', type(x).__name__)}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite numbers, got NaN or infinity")
+    return a
+
+
+def _vector(v, name: str, rows: int, integer: bool = False) -> np.ndarray:
+    """``v`` as a finite (rows,) numpy array (integers with ``integer``), or a ValueError."""
+    a = np.asarray(v.detach().cpu() if hasattr(v, "detach") else v)
+    kinds = "iu" if integer else "iuf"
+    if a.shape != (rows,) or a.dtype.kind not in kinds or (a.dtype.kind == "f" and not np.isfinite(a).all()):
+        what = "integers" if integer else "finite numbers"
+        raise ValueError(f"{name} must be ({rows},) {what}, got {a.dtype} {a.shape}")
+    return a
 
 
 def _one_of(value, allowed, what):
@@ -32,15 +56,21 @@ TSNE_SEEDS: tuple[int, ...] = (0, 1, 2)
 SCORE_NEIGHBOURS: int = 10
 
 
+#: The most points :func:`swiss_roll` draws (the lessons use 1 500; every embedding of them is
+#: quadratic in the number of points).
+MAX_SWISS_POINTS: int = 100_000
+
+
 def swiss_roll(n: int | None = None, seed: int = 0):
     """``(X (n, 3) float64, t (n,))``: sklearn's Swiss roll without noise; ``t`` is the roll
-    parameter (the position along the spiral). ``n`` defaults to ``config.size("swiss_roll")``."""
+    parameter (the position along the spiral). ``n`` defaults to ``config.size("swiss_roll")``
+    and is at most MAX_SWISS_POINTS; ``seed`` is an integer in 0..2**32 - 1."""
     from sklearn.datasets import make_swiss_roll
 
     n = config.size("swiss_roll") if n is None else n
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 20:
-        raise ValueError(f"n must be an integer >= 20, got {n!r}")
-    x, t = make_swiss_roll(int(n), noise=0.0, random_state=seed)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 20 <= n <= MAX_SWISS_POINTS:
+        raise ValueError(f"n must be an integer from 20 to {MAX_SWISS_POINTS}, got {n!r}")
+    x, t = make_swiss_roll(int(n), noise=0.0, random_state=data.check_seed(seed))
     return x, t
 
 
@@ -49,9 +79,8 @@ def short_circuits(x: np.ndarray, t: np.ndarray, n_neighbors: int) -> np.ndarray
     jump between turns of the roll (roll parameters more than π apart): the short circuits."""
     from sklearn.neighbors import NearestNeighbors
 
-    x, t = np.asarray(x), np.asarray(t)
-    if x.ndim != 2 or t.shape != (len(x),):
-        raise ValueError(f"x must be (N, D) and t (N,), got {x.shape} and {t.shape}")
+    x = _points(x, "x")
+    t = _vector(t, "t", len(x))
     if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, (int, np.integer)) or not 1 <= n_neighbors < len(x):
         raise ValueError(f"n_neighbors must be an integer in 1..{len(x) - 1}, got {n_neighbors!r}")
     idx = NearestNeighbors(n_neighbors=int(n_neighbors) + 1).fit(x).kneighbors(x, return_distance=False)[:, 1:]
@@ -71,15 +100,16 @@ def embedding_scores(x_high: np.ndarray, emb: np.ndarray, t: np.ndarray | None =
     from sklearn.model_selection import cross_val_score
     from sklearn.neighbors import KNeighborsClassifier
 
-    x_high, emb = np.asarray(x_high), np.asarray(emb)
-    if emb.ndim != 2 or len(emb) != len(x_high):
-        raise ValueError(f"emb must be (N, 2) for N = {len(x_high)} points, got {emb.shape}")
+    x_high = _points(x_high, "x_high")
+    emb = _points(emb, "emb", len(x_high))
+    t = None if t is None else _vector(t, "t", len(x_high))
+    labels = None if labels is None else _vector(labels, "labels", len(x_high), integer=True)
     out = {"trustworthiness": float(trustworthiness(x_high, emb, n_neighbors=SCORE_NEIGHBOURS))}
     if t is not None:
         out["spearman"] = float(max(abs(spearmanr(emb[:, a], t)[0]) for a in range(emb.shape[1])))
     if labels is not None:
         knn = KNeighborsClassifier(n_neighbors=SCORE_NEIGHBOURS)
-        out["knn_accuracy"] = float(cross_val_score(knn, emb, np.asarray(labels), cv=5).mean())
+        out["knn_accuracy"] = float(cross_val_score(knn, emb, labels, cv=5).mean())
     return out
 
 
@@ -90,6 +120,13 @@ def run_tsne(x: np.ndarray, perplexity: float, seed: int, n_iter: int, init: str
 
     from sklearn.manifold import TSNE
 
+    x = _points(x, "x")
+    if isinstance(perplexity, bool) or not isinstance(perplexity, (int, float)) or not 0 < perplexity < len(x):
+        raise ValueError(f"perplexity must be a number in (0, {len(x)}) (below the number of points), got {perplexity!r}")
+    seed = data.check_seed(seed)
+    if isinstance(n_iter, bool) or not isinstance(n_iter, int) or not 250 <= n_iter <= 100_000:
+        raise ValueError(f"n_iter must be an integer from 250 to 100000, got {n_iter!r}")
+    _one_of(init, ("pca", "random"), "init")
     key = "max_iter" if "max_iter" in inspect.signature(TSNE).parameters else "n_iter"
     with one_thread():
         return TSNE(n_components=2, perplexity=perplexity, init=init, learning_rate="auto",
@@ -157,8 +194,7 @@ def mnist_tsne(perplexity: int = 30, seed: int = 0, init: str = "pca") -> dict:
     _one_of(init, ("pca", "random"), "init")
     if isinstance(perplexity, bool) or not isinstance(perplexity, (int, float)) or not 1 <= perplexity < 1000:
         raise ValueError(f"perplexity must be a number in [1, 1000), got {perplexity!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    seed = data.check_seed(seed)
     n = config.size("tsne_points")
     cfg = {"n": n, "data_seed": 0, "pca": 50, "perplexity": perplexity, "seed": seed, "init": init,
            "iterations": config.size("tsne_iterations"), "score_neighbours": SCORE_NEIGHBOURS}

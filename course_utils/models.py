@@ -5,6 +5,7 @@ Imports nothing of ours. Every model maps images of shape (N, 784) to codes (N, 
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -12,7 +13,7 @@ from torch import nn
 
 __all__ = [
     "ACTIVATIONS", "INITS", "Autoencoder", "seminar_dae", "autoencoder", "linear_autoencoder",
-    "count_parameters",
+    "count_parameters", "MAX_WIDTH", "MAX_WEIGHTS",
 ]
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "elu", "gelu", "identity")
@@ -20,6 +21,8 @@ INITS = ("default", "normal", "small", "xavier", "kaiming")
 
 
 def _activation(name: str | None) -> nn.Module:
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"activation must be a name, one of {ACTIVATIONS}, or None; got {name!r}")
     if name is None or name == "identity":
         return nn.Identity()
     table = {
@@ -31,13 +34,23 @@ def _activation(name: str | None) -> nn.Module:
     return table[name]()
 
 
-def _check_sizes(sizes: Sequence[int], what: str) -> list[int]:
+#: The widest layer a model may have (MNIST has 784 inputs): wider ones would only exhaust memory.
+MAX_WIDTH: int = 65_536
+#: The most weights a model may have (the seminar's DAE has about a million; 4 bytes each).
+MAX_WEIGHTS: int = 100_000_000
+
+
+def _check_sizes(sizes: Sequence[int], what: str, least: int = 2) -> list[int]:
+    """``sizes`` as a list, or a ValueError unless it is a sequence of at least ``least`` integers
+    from 1 to MAX_WIDTH."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise ValueError(f"{what} sizes must be a sequence of positive integers, got {sizes!r}")
     sizes = list(sizes)
-    if len(sizes) < 2:
+    if len(sizes) < least:
         raise ValueError(f"{what} needs at least two layer sizes (input and code), got {sizes}")
     for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, int) or s < 1:
-            raise ValueError(f"{what} sizes must be positive integers, got {sizes}")
+        if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= MAX_WIDTH:
+            raise ValueError(f"{what} sizes must be positive integers up to {MAX_WIDTH}, got {sizes}")
     return sizes
 
 
@@ -73,7 +86,11 @@ class Autoencoder(nn.Module):
                 f"decoder sizes must go from the code size {enc[-1]} to the input size {enc[0]}, "
                 f"got {dec}"
             )
-        if init not in INITS:
+        weights = sum(a * b for s in (enc, dec) for a, b in zip(s[:-1], s[1:]))
+        if weights > MAX_WEIGHTS:
+            raise ValueError(f"sizes {enc} / {dec} make {weights:,} weights; at most {MAX_WEIGHTS:,} "
+                             "(MAX_WEIGHTS) fit a course kernel")
+        if not isinstance(init, str) or init not in INITS:
             raise ValueError(f"unknown init {init!r}; expected one of {INITS}")
         for a in (hidden_activation, code_activation, output_activation):
             _activation(a)  # validates names up front
@@ -96,7 +113,7 @@ class Autoencoder(nn.Module):
 
     def reset_parameters(self, init: str = "default") -> None:
         """Re-draw every weight and bias with the given scheme (see the class docstring)."""
-        if init not in INITS:
+        if not isinstance(init, str) or init not in INITS:
             raise ValueError(f"unknown init {init!r}; expected one of {INITS}")
         for m in self.modules():
             if not isinstance(m, nn.Linear):
@@ -124,29 +141,51 @@ class Autoencoder(nn.Module):
     def latent_dim(self) -> int:
         return self.sizes[-1]
 
-    def _check(self, x: torch.Tensor, n: int, what: str) -> None:
+    def _check(self, x: torch.Tensor, n: int, what: str) -> torch.Tensor:
+        """``x`` in the weights' dtype, or a ValueError: not a float tensor of shape (N, n); in eval
+        mode also NaN / infinity, or images in 0..255 given to the encoder. In training mode only
+        the shape and dtype are checked (``fit`` checks its data once, not in every step)."""
         if not isinstance(x, torch.Tensor):
             raise ValueError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
-        if x.dim() < 1 or x.shape[-1] != n:
-            raise ValueError(f"{what} must have shape (N, {n}), got {tuple(x.shape)}")
+        if x.dim() < 1 or x.shape[-1] != n or x.numel() == 0:
+            raise ValueError(f"{what} must have shape (N, {n}), N >= 1, got {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise ValueError(f"{what} must be a floating-point tensor, got dtype {x.dtype}"
+                             " — convert with x.float() / 255")
+        if not self.training:
+            _check_values(x, what, pixels=what == "encoder input")
+        dtype = self.encoder[0].weight.dtype
+        return x if x.dtype == dtype else x.to(dtype)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, input_dim) → (N, latent_dim)."""
-        self._check(x, self.input_dim, "encoder input")
-        return self.encoder(x)
+        """(N, input_dim) → (N, latent_dim). Float16 / bfloat16 / float64 input is converted to the
+        weights' dtype; integer tensors are refused, and in eval mode NaN / infinity and images in
+        0..255 (non-negative with values above 1: divide by 255) too (ValueError)."""
+        return self.encoder(self._check(x, self.input_dim, "encoder input"))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """(N, latent_dim) → (N, input_dim)."""
-        self._check(z, self.latent_dim, "code")
-        return self.decoder(z)
+        """(N, latent_dim) → (N, input_dim); ``z`` checked like :meth:`encode`'s input (any range)."""
+        return self.decoder(self._check(z, self.latent_dim, "code"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, input_dim) → reconstruction (N, input_dim)."""
+        """(N, input_dim) → reconstruction (N, input_dim); ``x`` checked as in :meth:`encode`."""
         return self.decode(self.encode(x))
+
+
+def _check_values(x: torch.Tensor, what: str, pixels: bool) -> None:
+    """A ValueError if ``x`` holds NaN / infinity, or (``pixels``) looks like images in 0..255.
+    One ``aminmax`` pass."""
+    lo, hi = (float(v) for v in torch.aminmax(x.detach()))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"{what} contains NaN or infinite values (expected finite numbers)")
+    if pixels and lo >= 0 and hi > 1:
+        raise ValueError(f"{what}: expected pixel values in [0, 1], got max {hi:g} — divide by 255")
 
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -168,17 +207,22 @@ def autoencoder(latent_dim: int, hidden: Sequence[int] = (256,), input_dim: int 
                 **kwargs) -> Autoencoder:
     """A ReLU autoencoder ``input_dim → *hidden → latent_dim → reversed(hidden) → input_dim``.
 
-    Extra keyword arguments go to :class:`Autoencoder` (activations, init).
+    Extra keyword arguments go to :class:`Autoencoder` (activations, init). Sizes are integers from
+    1 to MAX_WIDTH (``hidden`` may be empty).
     """
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
-        raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+    _check_latent(latent_dim)
+    hidden = _check_sizes(hidden, "hidden", least=0)
     kwargs.setdefault("init", "kaiming")
     return Autoencoder((input_dim, *hidden, latent_dim), **kwargs)
 
 
+def _check_latent(latent_dim) -> None:
+    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or not 1 <= latent_dim <= MAX_WIDTH:
+        raise ValueError(f"latent_dim must be a positive integer up to {MAX_WIDTH}, got {latent_dim!r}")
+
+
 def linear_autoencoder(latent_dim: int, input_dim: int = 784) -> Autoencoder:
     """``input_dim → latent_dim → input_dim`` with no activation at all (it learns PCA's subspace)."""
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
-        raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+    _check_latent(latent_dim)
     return Autoencoder((input_dim, latent_dim), hidden_activation=None, code_activation=None,
                        output_activation=None, init="default")

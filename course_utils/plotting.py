@@ -4,16 +4,22 @@ decide when to show).
 """
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator
 
 __all__ = ["to_numpy", "mosaic", "stack_rows", "draw_rows", "row_names", "show_images", "show_rows",
-           "plot_latent", "plot_losses", "DIGIT_COLORS", "plot_rate_distortion", "draw_field", "field_scale", "draw_walk"]
+           "plot_latent", "plot_losses", "DIGIT_COLORS", "plot_rate_distortion", "draw_field", "field_scale", "draw_walk",
+           "MAX_GAP"]
+
+#: The widest gap (pixels) between images or rows: a mosaic is allocated in one piece.
+MAX_GAP = 100
 
 DIGIT_COLORS = plt.get_cmap("tab10")
 _GREY_BLANK = plt.get_cmap("gray").with_extremes(bad="white")  # NaN (gaps between rows) drawn white
@@ -26,8 +32,28 @@ def to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
+def _check_ax(ax, optional: bool = True) -> None:
+    if not (isinstance(ax, Axes) or (optional and ax is None)):
+        raise ValueError(f"ax must be a matplotlib Axes{' or None' if optional else ''}, got {type(ax).__name__}")
+
+
+def _check_mapping(value, name: str) -> None:
+    if not isinstance(value, Mapping) or not value:
+        raise ValueError(f"{name} must be a non-empty dict of name -> values, got {type(value).__name__}")
+
+
+def _check_positive(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 < value < 1e3:
+        raise ValueError(f"{name} must be a positive number below 1000, got {value!r}")
+    return float(value)
+
+
 def _as_images(x, side: int | None = None) -> np.ndarray:
-    a = to_numpy(x)
+    """Images (N, D) with D a square, or (N, H, W), N >= 1, finite numbers, as a (N, H, W) array."""
+    try:
+        a = to_numpy(x).astype(np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"images must be numbers of shape (N, 784) or (N, 28, 28), got {type(x).__name__}") from None
     if a.ndim == 1:
         a = a[None]
     if a.ndim == 2:
@@ -35,8 +61,10 @@ def _as_images(x, side: int | None = None) -> np.ndarray:
         if side * side != a.shape[1]:
             raise ValueError(f"images of {a.shape[1]} values are not square; give side=")
         a = a.reshape(len(a), side, side)
-    if a.ndim != 3:
-        raise ValueError(f"expected images of shape (N, 784) or (N, 28, 28), got {a.shape}")
+    if a.ndim != 3 or a.size == 0:
+        raise ValueError(f"expected images of shape (N, 784) or (N, 28, 28), N >= 1, got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError("images must be finite numbers, got NaN or infinity")
     return a
 
 
@@ -45,6 +73,11 @@ def show_images(images, ncols: int = 10, title: str | None = None,
     """A grid of grey images. ``images``: (N, 784) or (N, H, W); ``labels`` captions each one."""
     a = _as_images(images)
     n = len(a)
+    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
+    scale = _check_positive(scale, "scale")
+    if labels is not None and (not hasattr(labels, "__len__") or isinstance(labels, str) or len(labels) < n):
+        raise ValueError(f"labels must be a sequence of {n} captions (one per image) or None, got {labels!r}")
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, scale * nrows + (0.4 if title else 0)),
@@ -63,10 +96,14 @@ def show_images(images, ncols: int = 10, title: str | None = None,
 
 
 def mosaic(images, gap: int = 2, fill: float = 1.0) -> np.ndarray:
-    """Images (N, 784) or (N, H, W) side by side in one (H, N·W + gaps) array, clipped to [0, 1].
+    """Images (N, 784) or (N, H, W), N >= 1, side by side in one (H, N·W + gaps) array, clipped to
+    [0, 1]; ``gap`` (pixels, 0..MAX_GAP) of ``fill`` (a finite number) between them.
 
     One ``imshow`` of a mosaic draws many times faster than one axes per image, which keeps
     widget redraws quick."""
+    _check_gap(gap)
+    if isinstance(fill, bool) or not isinstance(fill, (int, float, np.floating)) or not math.isfinite(fill):
+        raise ValueError(f"fill must be a finite number, got {fill!r}")
     a = np.clip(_as_images(images), 0, 1)
     n, h, w = a.shape
     out = np.full((h, n * w + (n - 1) * gap), fill, dtype=np.float32)
@@ -75,9 +112,13 @@ def mosaic(images, gap: int = 2, fill: float = 1.0) -> np.ndarray:
     return out
 
 
+def _check_gap(gap) -> None:
+    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or not 0 <= gap <= MAX_GAP:
+        raise ValueError(f"gap must be an integer from 0 to {MAX_GAP} pixels, got {gap!r}")
+
+
 def _check_rows(rows, n) -> None:
-    if not rows:
-        raise ValueError("rows must hold at least one named row of images")
+    _check_mapping(rows, "rows")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer (images per row), got {n!r}")
 
@@ -86,6 +127,7 @@ def stack_rows(rows: Mapping[str, object], n: int = 10, gap: int = 4) -> tuple[n
     """Rows of images as one array: each row a :func:`mosaic` of its first ``n`` images, rows
     ``gap`` pixels apart (NaN there, drawn blank). Returns ``(array (H_total, W_max), row centres)``."""
     _check_rows(rows, n)
+    _check_gap(gap)
     mosaics = [mosaic(_as_images(v)[:n]) for v in rows.values()]
     height = sum(m.shape[0] for m in mosaics) + gap * (len(mosaics) - 1)
     out = np.full((height, max(m.shape[1] for m in mosaics)), np.nan, dtype=np.float32)
@@ -101,6 +143,8 @@ def draw_rows(ax, rows: Mapping[str, object], n: int = 10, fontsize: float = 10)
     """Draw named rows of images on one axes: a single ``imshow`` with the row names as y tick
     labels. One image on one axes renders several times faster than an axes per row or per digit,
     which keeps widget redraws quick."""
+    _check_ax(ax, optional=False)
+    fontsize = _check_positive(fontsize, "fontsize")
     img, centres = stack_rows(rows, n)
     ax.imshow(img, cmap=_GREY_BLANK, vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks([])
@@ -112,6 +156,7 @@ def draw_rows(ax, rows: Mapping[str, object], n: int = 10, fontsize: float = 10)
 
 def row_names(ax) -> list[str]:
     """The row names drawn by :func:`draw_rows` on ``ax`` (top to bottom)."""
+    _check_ax(ax, optional=False)
     return [t.get_text() for t in ax.get_yticklabels()]
 
 
@@ -121,6 +166,7 @@ def show_rows(rows: Mapping[str, object], title: str | None = None, n: int = 10,
     ``{"Origin": x, "Input X": noisy, "Output Y": out}``. Each value: (N, 784) or (N, 28, 28).
     Pixel values are shown clipped to [0, 1]; the rows are one image on one axes."""
     _check_rows(rows, n)
+    scale = _check_positive(scale, "scale")
     ncols = max(len(_as_images(v)[:n]) for v in rows.values())
     width, height = scale * ncols + 1.4, scale * len(rows) + (0.5 if title else 0.1)
     fig = plt.figure(figsize=(width, height))
@@ -135,8 +181,13 @@ def show_rows(rows: Mapping[str, object], title: str | None = None, n: int = 10,
 def plot_latent(codes, labels, title: str = "Codes coloured by digit", ax=None,
                 xlabel: str = "code 1", ylabel: str = "code 2", s: float = 4) -> Figure:
     """Scatter of 2-D points (N, 2) coloured by digit label (N,), with a legend."""
+    _check_ax(ax)
+    s = _check_positive(s, "s")
     z = to_numpy(codes)
-    y = to_numpy(labels).astype(int)
+    y = to_numpy(labels)
+    if y.ndim != 1 or y.dtype.kind not in "iuf" or (y.dtype.kind == "f" and not np.array_equal(y, np.round(y))):
+        raise ValueError(f"labels must be (N,) integers (digits), got {y.dtype} {y.shape}")
+    y = y.astype(int)
     if z.ndim != 2 or z.shape[1] < 2 or len(z) != len(y):
         raise ValueError(f"codes must be (N, 2) with N labels, got {z.shape} and {y.shape}")
     fig = ax.figure if ax is not None else plt.figure(figsize=(5.5, 5))
@@ -155,6 +206,8 @@ def plot_losses(histories: Mapping[str, object], title: str = "Training curves",
 
     Train loss is drawn solid, test MSE dashed; only what was recorded is drawn and named in the
     legend."""
+    _check_mapping(histories, "histories")
+    _check_ax(ax)
     fig = ax.figure if ax is not None else plt.figure(figsize=(6, 4))
     ax = ax or fig.add_subplot()
     for i, (name, h) in enumerate(histories.items()):
@@ -182,8 +235,11 @@ def plot_rate_distortion(curves: Mapping[str, tuple], ax=None, title: str = "Rat
                          mark: tuple | None = None, logx: bool = True, title_size: float = 12) -> Figure:
     """Error against size for several codecs: ``curves`` maps a name to ``(bits_per_image, mse)``
     arrays (or ``(bits, mse, style)``); ``mark=(bits, mse)`` circles one point. Log–log axes."""
-    if not curves:
-        raise ValueError("plot_rate_distortion needs at least one curve")
+    _check_mapping(curves, "curves")
+    _check_ax(ax)
+    title_size = _check_positive(title_size, "title_size")
+    if mark is not None and (not isinstance(mark, (tuple, list)) or len(mark) != 2):
+        raise ValueError(f"mark must be (bits, mse) or None, got {mark!r}")
     fig = ax.figure if ax is not None else plt.figure(figsize=(6.5, 4.2))
     ax = ax or fig.add_subplot()
     for name, c in curves.items():

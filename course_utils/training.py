@@ -14,7 +14,7 @@ from typing import Callable, Union
 import torch
 from torch import nn
 
-from .data import add_noise, check_images
+from .data import check_images, check_seed, noise_function
 from .device import pick_device
 from .memory import tune_heap
 
@@ -44,33 +44,76 @@ class History:
 
 
 def make_corruptor(noise: NoiseSpec) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
-    """Turn a noise spec into ``f(x, generator) -> noisy x``.
+    """Turn a noise spec into ``f(x, generator) -> noisy x``, checked once here (not per batch).
 
     Spec: ``None`` (no corruption), a number (Gaussian level, the seminar's ``x + level·N(0,1)``),
-    ``(kind, level)``, ``{"kind": ..., "level": ..., "clip": ...}``, or a callable ``f(x, generator)``.
+    ``(kind, level)``, ``{"kind": ..., "level": ..., "clip": ...}`` (``kind`` and ``level``
+    required), or a callable ``f(x, generator)``.
     """
     if noise is None:
         return None
     if callable(noise):
         return noise
+    return noise_function(**_noise_settings(noise))
+
+
+_NOISE_HELP = "noise must be None, a level, (kind, level), a dict with 'kind' and 'level', or a callable"
+
+
+def _noise_settings(noise) -> dict:
+    """The keyword arguments of :func:`course_utils.data.noise_function` that ``noise`` stands for."""
     if isinstance(noise, bool):
-        raise ValueError("noise must be None, a level, (kind, level), a dict or a callable, got a bool")
+        raise ValueError(f"{_NOISE_HELP}, got a bool")
     if isinstance(noise, (int, float)):
-        spec = {"kind": "gaussian", "level": float(noise)}
-    elif isinstance(noise, tuple) and len(noise) == 2:
-        spec = {"kind": noise[0], "level": noise[1]}
-    elif isinstance(noise, dict):
-        spec = dict(noise)
-    else:
-        raise ValueError(f"noise must be None, a level, (kind, level), a dict or a callable, got {noise!r}")
-    add_noise(torch.zeros(1), **spec)  # validate now, not in the middle of training
-    return lambda x, g: add_noise(x, generator=g, **spec)
+        return {"kind": "gaussian", "level": noise}
+    if isinstance(noise, tuple) and len(noise) == 2:
+        return {"kind": noise[0], "level": noise[1]}
+    if isinstance(noise, dict):
+        missing = {"kind", "level"} - set(noise)
+        unknown = set(noise) - {"kind", "level", "clip"}
+        if missing or unknown:
+            raise ValueError(f"{_NOISE_HELP}; the dict {noise!r} lacks {sorted(missing)} or has unknown "
+                             f"keys {sorted(unknown)}")
+        return dict(noise)
+    raise ValueError(f"{_NOISE_HELP}, got {noise!r}")
 
 
 def _positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+def _check_model(model) -> torch.nn.Parameter:
+    """The first parameter of ``model`` (it tells the device and dtype), or a ValueError."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    first = next(model.parameters(), None)
+    if first is None:
+        raise ValueError(f"model must have parameters to train or evaluate; {type(model).__name__} has none")
+    return first
+
+
+def _check_output(out, batch: torch.Tensor, where: str) -> None:
+    """A ValueError unless the model's output ``out`` is a tensor shaped like its target ``batch``."""
+    if not isinstance(out, torch.Tensor) or out.shape != batch.shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"model output must have the shape of its target {tuple(batch.shape)} "
+                         f"({where}), got {got}")
+
+
+def _check_finite_loss(window: list[torch.Tensor], first_step: int, epoch: int, lr: float) -> None:
+    """A ValueError naming the first non-finite loss of ``window`` (losses of steps from ``first_step``)."""
+    losses = torch.stack(window).float()
+    bad = torch.nonzero(~torch.isfinite(losses))
+    if len(bad) == 0:
+        return
+    i = int(bad[0])
+    raise ValueError(
+        f"training stopped at epoch {epoch + 1}, step {first_step + i + 1}: the loss is "
+        f"{float(losses[i])} (not finite). Likely cause: the learning rate lr={lr:g} is too high for "
+        f"this initialisation (try one 10x smaller), or the loss function returns NaN (call it on one "
+        f"batch to see)")
 
 
 def _autocast(device: torch.device, enabled: bool):
@@ -133,8 +176,14 @@ def fit(
     """Train ``model`` to reconstruct ``x_train`` (N, D); return a :class:`History`.
 
     Args:
-        model: maps (B, D) to (B, D). It is moved to ``device`` and left there, in eval mode.
+        model: maps (B, D) to (B, D) (an ``nn.Module`` with parameters; another output shape is
+            refused at the first batch). It is moved to ``device`` and left there, in eval mode.
         x_train: (N, D) float images. The targets are ``y_train`` if given, else ``x_train``.
+            Any finite real values are trained on (standardised data such as the Swiss roll too);
+            float16 / bfloat16 / float64 are converted to float32. Refused with a ValueError:
+            integer tensors, NaN or infinity, and non-negative data with values above 1 (images
+            in 0..255: divide by 255). The same holds for ``x_test`` and ``y_train``; the data
+            are checked once here, not in every step.
         epochs, batch_size, lr: as usual (Adam by default; ``optimizer="sgd"`` for plain SGD).
         noise: corrupt each batch on the fly (see :func:`make_corruptor`); targets stay clean.
         x_test: (M, D) images; after each epoch the test MSE of reconstructing them from a fixed
@@ -143,33 +192,46 @@ def fit(
         seed: seeds the shuffling and the noise (and nothing else: seed the model's
             initialisation yourself with ``torch.manual_seed``). Deterministic on the CPU.
         progress: one tqdm bar over epochs.
-        time_budget: stop after this many seconds (checked after every batch).
+        time_budget: stop after this many seconds (a positive finite number, checked after every
+            batch).
         loss: ``"mse"``, ``"bce"`` or a callable ``loss(output, target)``.
-        amp: bf16 autocast on CUDA (ignored elsewhere).
+        amp: ``True`` / ``False``: bf16 autocast on CUDA (ignored elsewhere).
         lr_schedule: ``"constant"`` (default) or ``"cosine"``: the learning rate falls from ``lr``
             to 0 along half a cosine over the run. The run's progress is the larger of the share of
             steps done and, with ``time_budget``, the share of the budget spent, so a budgeted run
             reaches the end of its schedule when its time is up.
         on_epoch: called as ``on_epoch(epoch, model, history)`` after each epoch (``epoch`` from 1),
             e.g. to record measurements of a long run as it goes; training resumes after it returns.
+
+    Raises:
+        ValueError: a bad argument, or a training loss that is not finite: training stops at the
+            first such step (checked every step on the CPU, every 25 steps elsewhere) with the
+            epoch, the step, the loss and its likely cause (learning rate too high, or a loss
+            function returning NaN), instead of returning a History full of NaN.
     """
     epochs = _positive_int(epochs, "epochs")
     batch_size = _positive_int(batch_size, "batch_size")
     tune_heap()
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0 or not math.isfinite(lr):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if time_budget is not None and not (isinstance(time_budget, (int, float)) and time_budget > 0):
-        raise ValueError(f"time_budget must be a positive number of seconds or None, got {time_budget!r}")
-    check_images(x_train, "x_train")
+    if time_budget is not None and (isinstance(time_budget, bool) or not isinstance(time_budget, (int, float))
+                                    or not 0 < time_budget < math.inf):
+        raise ValueError(f"time_budget must be a positive finite number of seconds or None, got {time_budget!r}")
+    seed = check_seed(seed)
+    for flag, value in (("amp", amp), ("progress", progress)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{flag} must be True or False, got {value!r}")
+    _check_model(model)
+    check_images(x_train, "x_train", pixels=True)
     dim = x_train.shape[1]
     targets = x_train
     if y_train is not None:
-        check_images(y_train, "y_train")
+        check_images(y_train, "y_train", pixels=True)
         if y_train.shape[0] != x_train.shape[0]:
             raise ValueError(f"y_train must have {x_train.shape[0]} rows like x_train, got {y_train.shape[0]}")
         targets = y_train
     if x_test is not None:
-        check_images(x_test, "x_test", dim)
+        check_images(x_test, "x_test", dim, pixels=True)
     if isinstance(loss, str):
         losses = {"mse": nn.functional.mse_loss, "bce": nn.functional.binary_cross_entropy}
         if loss not in losses:
@@ -179,9 +241,9 @@ def fit(
         loss_fn = loss
     else:
         raise ValueError(f"loss must be 'mse', 'bce' or a callable, got {loss!r}")
-    if optimizer not in ("adam", "sgd"):
+    if not isinstance(optimizer, str) or optimizer not in ("adam", "sgd"):
         raise ValueError(f"unknown optimizer {optimizer!r}; expected 'adam' or 'sgd'")
-    if lr_schedule not in ("constant", "cosine"):
+    if not isinstance(lr_schedule, str) or lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"unknown lr_schedule {lr_schedule!r}; expected 'constant' or 'cosine'")
     if on_epoch is not None and not callable(on_epoch):
         raise ValueError(f"on_epoch must be None or a function (epoch, model, history), got {on_epoch!r}")
@@ -211,6 +273,7 @@ def fit(
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=epochs, desc="training", unit="epoch", leave=True)
+    check_every = 1 if dev.type == "cpu" else 25  # a check syncs: on a GPU, only every 25 steps
     start = time.perf_counter()
     try:
         for epoch in range(epochs):
@@ -218,6 +281,7 @@ def fit(
             perm = torch.randperm(n, generator=gen, device=dev)
             total = torch.zeros((), device=dev)
             done = 0
+            window: list[torch.Tensor] = []
             for i in range(0, n, batch_size):
                 idx = perm[i:i + batch_size]
                 xb = xs.index_select(0, idx)  # cheaper than xs[idx] (no advanced-indexing path)
@@ -227,7 +291,13 @@ def fit(
                     xb = corrupt(xb, gen)
                 with _autocast(dev, amp):
                     out = model(xb)
+                if step == 0:
+                    _check_output(out, tb, "first training batch")
                 batch_loss = loss_fn(out.float(), tb)
+                window.append(batch_loss.detach())
+                if len(window) == check_every:
+                    _check_finite_loss(window, step - len(window) + 1, epoch, lr)
+                    window = []
                 opt.zero_grad(set_to_none=True)
                 batch_loss.backward()
                 opt.step()
@@ -239,6 +309,8 @@ def fit(
                 if time_budget is not None and time.perf_counter() - start > time_budget:
                     hist.stopped_by_budget = True
                     break
+            if window:
+                _check_finite_loss(window, step - len(window), epoch, lr)
             seen += done
             hist.train_loss.append(float(total) / done)
             hist.epochs_run += done / n
@@ -268,21 +340,28 @@ def fit(
 def _batched_outputs(model: nn.Module, x: torch.Tensor, batch_size: int):
     """Yield ``(start, model(x[start:start + batch_size]))`` (float, on the model's device) in eval
     mode, restoring the model's mode afterwards."""
+    first = _check_model(model)
     batch_size = _positive_int(batch_size, "batch_size")
-    dev = next(model.parameters()).device
     was_training = model.training
     model.eval()
     try:
         for i in range(0, x.shape[0], batch_size):
-            yield i, model(x[i:i + batch_size].to(dev)).float()
+            xb = x[i:i + batch_size].to(first.device, first.dtype)  # float16 / float64 in: the model's dtype
+            out = model(xb)
+            _check_output(out, xb, f"images {i}..{i + len(xb) - 1}")
+            yield i, out.float()
     finally:
         model.train(was_training)
 
 
 @torch.no_grad()
 def reconstruct(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
-    """Run ``model`` on ``x`` (N, D) in eval mode, in batches; returns (N, D) on ``x``'s device."""
-    check_images(x, "x")
+    """Run ``model`` on ``x`` (N, D) in eval mode, in batches; returns (N, D) float32 on ``x``'s device.
+
+    ``model``: an ``nn.Module`` with parameters mapping (B, D) to (B, D). ``x``: finite floats of any
+    float dtype (converted to the model's); integer tensors and images in 0..255 (non-negative with
+    values above 1) are refused with a ValueError, negative values (noisy inputs) are not."""
+    check_images(x, "x", pixels=True)
     return torch.cat([out.to(x.device) for _, out in _batched_outputs(model, x, batch_size)])
 
 
@@ -292,10 +371,11 @@ def mse(model: nn.Module, x_in: torch.Tensor, x_target: torch.Tensor | None = No
     """Mean squared error per pixel between ``model(x_in)`` and ``x_target`` (default ``x_in``).
 
     Computed batch by batch (sums in float64), so scoring 60 000 images never holds their
-    reconstructions in memory at once."""
+    reconstructions in memory at once. Inputs are checked as in :func:`reconstruct`: integer
+    tensors, NaN and images in 0..255 are refused with a ValueError."""
     target = x_in if x_target is None else x_target
-    check_images(target, "x_target")
-    check_images(x_in, "x_in")
+    check_images(target, "x_target", pixels=True)
+    check_images(x_in, "x_in", pixels=True)
     if x_in.shape != target.shape:
         raise ValueError(f"x_in {tuple(x_in.shape)} and x_target {tuple(target.shape)} must match")
     total = 0.0

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from . import compression, config, data, denoising_field, manifolds, plotting, probe, recipes, store, training
 from .pca import reconstruct as pca_reconstruct
 
-__all__ = ["show_interactive", "remember", "DIMENSIONS", "NOISE_KIND_LABELS", "distance_histogram",
+__all__ = ["show_interactive", "remember", "DIMENSIONS", "MAX_HISTOGRAM_VALUES", "NOISE_KIND_LABELS", "distance_histogram",
            "manifold_neighbours", "tsne_perplexity", "latent_size_view", "noise_view",
            "compression_view", "probe_view", "field_view", "walk_view"]
 
@@ -106,18 +106,25 @@ def _int_in(value, lo: int, hi: int, name: str, what: str = "") -> int:
 
 # --- notebook 01: curse of dimensionality ------------------------------------------------------
 
+#: The most coordinates :func:`distance_histogram` draws (``n_points × dim``; the slider's largest
+#: setting, 400 points in 10 000 dimensions, has 4 000 000).
+MAX_HISTOGRAM_VALUES: int = 10_000_000
+
 #: Dimensions offered by the notebook-01 slider (roughly logarithmic steps).
 DIMENSIONS: tuple[int, ...] = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 
 
 def distance_histogram(dim: int = 10, n_points: int = 400, seed: int = 0) -> tuple[Figure, Numbers]:
     """The dimension slider: ``n_points`` uniform points in [0, 1]^dim; the histogram of their pairwise
-    distances divided by the mean distance. Returns ``(fig, numbers)`` with ``relative_spread``
+    distances divided by the mean distance (``n_points × dim`` at most MAX_HISTOGRAM_VALUES). Returns ``(fig, numbers)`` with ``relative_spread``
     (std / mean of the distances), ``closed_form`` (3·√(7/180)/√dim ≈ 0.59/√dim, exact as dim → ∞)
     and ``relative_contrast`` (median over query points of (farthest − nearest) / nearest)."""
     dim = _int_in(dim, 1, 100_000, "dim")
-    n_points = _int_in(n_points, 3, 5_000, "n_points")
-    x = np.random.default_rng(seed).random((n_points, dim))
+    n_points = _int_in(n_points, 3, 2_000, "n_points")
+    if n_points * dim > MAX_HISTOGRAM_VALUES:
+        raise ValueError(f"n_points × dim must be at most {MAX_HISTOGRAM_VALUES:,} (the points are held in "
+                         f"memory as float64), got {n_points} × {dim} = {n_points * dim:,}")
+    x = np.random.default_rng(data.check_seed(seed)).random((n_points, dim))
     sq = (x * x).sum(1)
     d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0))
     pair = d[np.triu_indices(n_points, 1)]

@@ -166,3 +166,10 @@ def test_principal_axes_match_svd_and_chunking():
         P.principal_axes(x, 0)
     with pytest.raises(ValueError):
         P.principal_axes(x[:1])
+
+
+def test_code_length_refuses_more_levels_than_a_symbol_can_hold():
+    s = np.zeros((4, 2), dtype=np.int64)
+    with pytest.raises(ValueError, match=r"levels must be an integer from 2 to 65536 \(2\*\*MAX_BITS\), got 1000000000"):
+        C.code_length_bits(s, s, levels=10**9)
+    assert C.code_length_bits(s, s, levels=2**16) > 0

@@ -195,3 +195,32 @@ def test_noise_rejects_non_float_input():
 
 def test_md5_table_matches_published_readme():
     assert data.MNIST_FILES["train-images-idx3-ubyte"] == (47040016, "6bbc9ace898e44ae57da46a324031adb")
+
+
+# --- issue 21: bad inputs get one clear error ------------------------------------------------------
+
+@pytest.mark.parametrize("x, match", [
+    (torch.rand(3, 784) * 255, r"expected pixel values in \[0, 1\], got max 25\d\.\d+ — divide by 255"),
+    ((torch.rand(3, 784) * 255).to(torch.uint8), r"floating-point tensor, got dtype torch\.uint8 — convert with x\.float\(\) / 255"),
+    (torch.full((3, 784), float("nan")), "x contains NaN or infinite values"),
+    (torch.full((3, 784), float("inf")), "x contains NaN or infinite values"),
+])
+def test_add_noise_refuses_unscaled_integer_and_non_finite_images(x, match):
+    with pytest.raises(ValueError, match=match):
+        add_noise(x)
+
+
+def test_add_noise_keeps_other_float_dtypes():
+    x = torch.rand(3, 784, dtype=torch.float64)
+    assert add_noise(x, generator=torch.Generator().manual_seed(0)).dtype == torch.float64
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(root=5), r"root must be a folder \(a str or Path\).*got 5"),
+    (dict(seed=-1), r"seed must be an integer in 0\.\.2\*\*32 - 1, got -1"),
+    (dict(seed=1.5), "seed must be an integer"),
+    (dict(seed="0"), "seed must be an integer"),
+])
+def test_load_mnist_bad_root_and_seeds(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        load_mnist("test", n=10, **kwargs)

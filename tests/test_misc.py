@@ -161,3 +161,36 @@ def test_loss_plot_names_only_the_curves_it_draws():
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert labels == ["seminar (test)", "fixed (train)", "fixed (test)"] and len(fig.axes[0].lines) == 3
     plt.close(fig)
+# --- issue 21: clear errors, and sizes that would exhaust a kernel are refused ---------------------
+
+def test_runtime_info_rejects_an_unknown_device():
+    from course_utils.device import runtime_info
+    with pytest.raises(ValueError, match=r"unknown device 'x'; expected one of"):
+        runtime_info(device="x")
+    with pytest.raises(ValueError, match="device must be a device name"):
+        runtime_info(device=5)
+    assert runtime_info(device="cpu")["device"] == "cpu"
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: __import__("course_utils.widgets").widgets.distance_histogram(100_000, 3_000),
+     r"n_points must be an integer in 3\.\.2000"),
+    (lambda: __import__("course_utils.widgets").widgets.distance_histogram(100_000, 1_000),
+     r"n_points × dim must be at most 10,000,000"),
+    (lambda: __import__("course_utils.manifolds").manifolds.swiss_roll(10**8), r"n must be an integer from 20 to 100000"),
+    (lambda: __import__("course_utils.plotting").plotting.mosaic(torch.rand(3, 784), gap=10**7),
+     r"gap must be an integer from 0 to 100 pixels"),
+    (lambda: __import__("course_utils.pca").pca.principal_axes(torch.rand(10, 30_000)),
+     r"at most D = 4096 \(its \(D, D\) float64 covariance would need 6\.7 GiB\)"),
+])
+def test_sizes_that_would_exhaust_memory_are_refused_with_the_bound(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_the_size_bounds_still_allow_what_the_course_uses():
+    from course_utils import manifolds, pca, plotting, widgets
+    assert widgets.distance_histogram(10_000, 400)[1]["dim"] == 10_000  # the slider's largest setting
+    assert manifolds.swiss_roll(1_500)[0].shape == (1_500, 3)
+    assert plotting.mosaic(torch.rand(3, 784), gap=4).shape == (28, 3 * 28 + 2 * 4)
+    assert pca.principal_axes(torch.rand(50, 784), 3)[1].shape == (784, 3)

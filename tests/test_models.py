@@ -67,7 +67,7 @@ def test_bad_construction(make, match):
 
 def test_wrong_input_shape_is_a_clear_error():
     m = autoencoder(4, hidden=(16,))
-    with pytest.raises(ValueError, match=r"shape \(N, 784\), got \(3, 28, 28\)"):
+    with pytest.raises(ValueError, match=r"shape \(N, 784\), N >= 1, got \(3, 28, 28\)"):
         m(torch.rand(3, 28, 28))
     with pytest.raises(ValueError, match=r"\(N, 4\)"):
         m.decode(torch.rand(3, 5))

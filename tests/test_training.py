@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from course_utils.models import autoencoder, seminar_dae
+from course_utils.models import autoencoder, linear_autoencoder, seminar_dae
 from course_utils.training import History, fit, mse, reconstruct
 
 
@@ -160,3 +160,94 @@ def test_on_epoch_is_called_after_each_epoch_with_the_history(mnist_small):
     assert seen == [(1, True, 1), (2, True, 2), (3, True, 3)]
     with pytest.raises(ValueError, match="on_epoch must be None or a function"):
         fit(m, x, epochs=1, batch_size=100, lr=1e-3, progress=False, on_epoch=5)
+# --- issue 21: training and evaluation never fail silently or obscurely ----------------------------
+
+def _x(n=200, seed=0):
+    return torch.rand(n, 784, generator=torch.Generator().manual_seed(seed))
+
+
+def test_a_diverging_learning_rate_stops_at_the_first_non_finite_loss():
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match=r"epoch 1, step \d+: the loss is (inf|nan).*lr=10 is too high"):
+        fit(linear_autoencoder(8), _x(600), epochs=3, batch_size=100, lr=10.0, optimizer="sgd",
+            progress=False, device="cpu")
+
+
+def test_a_loss_returning_nan_stops_at_step_one():
+    with pytest.raises(ValueError, match=r"epoch 1, step 1: the loss is nan.*loss function returns NaN"):
+        fit(autoencoder(4, hidden=(8,)), _x(), epochs=2, batch_size=50, lr=1e-3, progress=False,
+            device="cpu", loss=lambda out, target: (out - target).sum() * float("nan"))
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x: fit(m, x * 255, epochs=1, batch_size=50, lr=1e-3, progress=False, device="cpu"),
+    lambda m, x: reconstruct(m, x * 255),
+    lambda m, x: mse(m, x, x * 255),
+    lambda m, x: m.eval()(x * 255),
+])
+def test_images_in_0_255_are_refused_with_the_fix(call):
+    with pytest.raises(ValueError, match=r"expected pixel values in \[0, 1\], got max 25\d\.\d+ — divide by 255"):
+        call(autoencoder(4, hidden=(8,)), _x())
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x: fit(m, (x * 255).to(torch.uint8), epochs=1, batch_size=50, lr=1e-3, progress=False, device="cpu"),
+    lambda m, x: reconstruct(m, (x * 255).to(torch.uint8)),
+    lambda m, x: mse(m, (x * 255).long()),
+    lambda m, x: m((x * 255).to(torch.uint8)),
+])
+def test_integer_images_are_refused_with_the_fix(call):
+    with pytest.raises(ValueError, match=r"floating-point tensor, got dtype torch\.(uint8|int64) — convert with x\.float\(\) / 255"):
+        call(autoencoder(4, hidden=(8,)), _x())
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_other_float_dtypes_are_converted_to_float32(dtype):
+    x = _x()
+    torch.manual_seed(0)
+    m = autoencoder(4, hidden=(8,)).eval()
+    assert reconstruct(m, x.to(dtype)).dtype == torch.float32
+    assert torch.allclose(reconstruct(m, x.to(dtype)), reconstruct(m, x.to(dtype).float()))
+    assert math.isclose(mse(m, x.to(dtype)), mse(m, x.to(dtype).float()), rel_tol=1e-6)
+    assert m(x.to(dtype)).dtype == torch.float32
+    h = fit(m, x.to(dtype), epochs=1, batch_size=50, lr=1e-3, progress=False, device="cpu")
+    assert all(math.isfinite(v) for v in h.train_loss)
+
+
+def test_negative_and_standardised_data_are_trained_on():
+    """fit trains on any finite data (the Swiss roll is standardised): only the 0..255 look is refused."""
+    x = _x() - 0.5
+    h = fit(autoencoder(4, hidden=(8,), output_activation=None), x, epochs=1, batch_size=50, lr=1e-3,
+            progress=False, device="cpu")
+    assert all(math.isfinite(v) for v in h.train_loss)
+
+
+@pytest.mark.parametrize("model, match", [
+    (None, "model must be a torch.nn.Module, got NoneType"),
+    (torch.nn.Identity(), "model must have parameters.*Identity has none"),
+    (torch.nn.Linear(784, 10), r"model output must have the shape of its target \((50|200), 784\).*got \((50|200), 10\)"),
+])
+@pytest.mark.parametrize("call", [
+    lambda m, x: fit(m, x, epochs=1, batch_size=50, lr=1e-3, progress=False, device="cpu"),
+    lambda m, x: reconstruct(m, x),
+    lambda m, x: mse(m, x),
+])
+def test_bad_models_get_one_clear_error(call, model, match):
+    with pytest.raises(ValueError, match=match):
+        call(model, _x())
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(seed=-1), r"seed must be an integer in 0\.\.2\*\*32 - 1, got -1"),
+    (dict(seed=0.5), "seed must be an integer"),
+    (dict(seed="1"), "seed must be an integer"),
+    (dict(noise={"kind": "masking"}), r"lacks \['level'\]"),
+    (dict(noise={"kind": "masking", "level": 0.2, "sigma": 1}), r"unknown keys \['sigma'\]"),
+    (dict(amp="no"), "amp must be True or False, got 'no'"),
+    (dict(time_budget=float("inf")), "time_budget must be a positive finite number"),
+    (dict(x_test=_x(5) * float("nan")), "x_test contains NaN"),
+])
+def test_bad_fit_arguments_are_rejected_before_training(kwargs, match):
+    args = dict(epochs=1, batch_size=50, lr=1e-3, progress=False, device="cpu")
+    with pytest.raises(ValueError, match=match):
+        fit(autoencoder(4, hidden=(8,)), _x(), **{**args, **kwargs})
