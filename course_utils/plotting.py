@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.axes import Axes
+from matplotlib.colors import is_color_like
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator
 
@@ -338,6 +339,30 @@ def draw_probe(labels: np.ndarray, accuracy: np.ndarray, features: Sequence[str]
 
 # --- notebook 08: the denoising field on the 2-D ring ----------------------------------------------
 
+def _check_points(x, name: str, n: int | None = None) -> np.ndarray:
+    """``x`` as a finite float (n, 2) array (n >= 1; the given ``n`` if one is given), or a ValueError."""
+    if isinstance(x, (str, bytes)):
+        raise ValueError(f"{name} must be (n, 2) points (a tensor or array), got {type(x).__name__}")
+    try:
+        a = to_numpy(x)
+        a = a.astype(np.float64) if a.dtype.kind in "fiu" else None
+    except (TypeError, ValueError):
+        a = None
+    if a is None:
+        raise ValueError(f"{name} must be (n, 2) points (a tensor or array of numbers), got {type(x).__name__}")
+    if a.ndim != 2 or a.shape[1] != 2 or len(a) < 1 or (n is not None and len(a) != n):
+        want = f"({n}, 2)" if n is not None else "(n, 2) with n >= 1"
+        raise ValueError(f"{name} must have shape {want}, got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite numbers, got NaN or infinity")
+    return a
+
+
+def _check_title(title) -> None:
+    if not isinstance(title, str):
+        raise ValueError(f"title must be a string, got {type(title).__name__}")
+
+
 def _ring(ax, radius: float = 1.0) -> None:
     t = np.linspace(0, 2 * np.pi, 200)
     ax.plot(radius * np.cos(t), radius * np.sin(t), color="k", lw=1, alpha=0.5)
@@ -349,11 +374,16 @@ def draw_field(ax, points, vectors, title: str, data=None, color: str = "C0", li
     and the ring (radius 1) as a thin line; equal axes labelled x₁, x₂. An arrow is drawn ``1/scale``
     times its length (default: :func:`field_scale`); pass the same ``scale`` to
     panels that are compared."""
-    p, v = to_numpy(points), to_numpy(vectors)
-    if scale is None:
-        scale = field_scale(points, vectors)
+    _check_ax(ax, optional=False)
+    p = _check_points(points, "points")
+    v = _check_points(vectors, "vectors", len(p))
+    _check_title(title)
+    if not isinstance(color, str) or not is_color_like(color):
+        raise ValueError(f"color must be a matplotlib colour name such as 'C0' or 'red', got {color!r}")
+    lim = None if lim is None else _check_positive(lim, "lim")
+    scale = field_scale(points, vectors) if scale is None else _check_positive(scale, "scale")
     if data is not None:
-        d = to_numpy(data)
+        d = _check_points(data, "data")
         ax.scatter(d[:, 0], d[:, 1], s=1, color="0.7", alpha=0.5, rasterized=True)
     _ring(ax)
     ax.quiver(p[:, 0], p[:, 1], v[:, 0], v[:, 1], color=color, angles="xy", scale_units="xy", scale=scale, width=0.004)
@@ -365,7 +395,10 @@ def draw_field(ax, points, vectors, title: str, data=None, color: str = "C0", li
 def field_scale(points, *fields) -> float:
     """The quiver ``scale`` at which the 90th-percentile arrow length of ``fields`` spans one grid
     spacing of ``points`` (longer arrows, far from the data, overlap their neighbours)."""
-    p = to_numpy(points)
+    p = _check_points(points, "points")
+    if not fields:
+        raise ValueError("field_scale expects at least one field of (n, 2) vectors after points")
+    fields = tuple(_check_points(f, "fields", len(p)) for f in fields)
     xs = np.unique(np.round(p[:, 0], 6))
     spacing = float(np.min(np.diff(xs))) if len(xs) > 1 else 1.0
     longest = max(float(np.quantile(np.linalg.norm(to_numpy(f), axis=1), 0.9)) for f in fields)
@@ -375,7 +408,12 @@ def field_scale(points, *fields) -> float:
 def draw_walk(ax, path, title: str) -> None:
     """Points moved by repeated denoising: ``path`` is a list of (n, 2) arrays, step 0 first; start
     points red, end points blue, each point's track a thin line; the ring as a thin line."""
-    tracks = np.stack([to_numpy(p) for p in path], 1)        # (n, steps + 1, 2)
+    _check_ax(ax, optional=False)
+    _check_title(title)
+    if isinstance(path, (str, bytes, dict)) or not isinstance(path, Sequence) or not path:
+        raise ValueError(f"path must be a non-empty list of (n, 2) point arrays, got {type(path).__name__}")
+    first = _check_points(path[0], "path")
+    tracks = np.stack([first] + [_check_points(p, "path", len(first)) for p in path[1:]], 1)  # (n, steps+1, 2)
     _ring(ax)
     for tr in tracks:
         ax.plot(tr[:, 0], tr[:, 1], color="0.5", lw=0.6)

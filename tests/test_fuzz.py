@@ -39,6 +39,7 @@ import torch  # noqa: E402
 
 import course_utils  # noqa: E402
 from course_utils import compression, data, models, pca, recipes  # noqa: E402
+from course_utils import denoising_field as field  # noqa: E402
 
 PACKAGE_DIR = Path(course_utils.__file__).parent
 #: Seconds one call may take before it counts as "silent" (accepted a size it should refuse).
@@ -74,6 +75,11 @@ EXCLUDED: dict[str, str] = {
     "widgets.noise_view": _NEEDS_TRAINED,
     "widgets.compression_view": _NEEDS_TRAINED,
     "widgets.probe_view": _NEEDS_TRAINED,
+    "widgets.field_view": _NEEDS_TRAINED,
+    "widgets.walk_view": _NEEDS_TRAINED,
+    "results.load_or_compute": "computes and caches a result (covered by tests/test_cache_faults.py)",
+    "plotting.field_scale": "its fields are *args, which the table's keywords cannot pass (fuzzed through "
+                            "plotting.draw_field, which calls it with points and vectors)",
     "widgets.show_interactive": "displays ipywidgets (covered by tests/test_widgets_interactive.py)",
     "recipes.Recipe.fit": "trains a full model",
     "device.one_thread": "a context manager without arguments",
@@ -104,7 +110,8 @@ def _symbols(n: int = 8, levels: int = 16) -> np.ndarray:
 def _fit_args() -> dict:
     return dict(model=_small_ae(), x_train=_images(20), epochs=1, batch_size=10, lr=1e-3, noise=0.3,
                 x_test=_images(5, 1), device="cpu", seed=0, progress=False, time_budget=0.5, loss="mse",
-                optimizer="adam", amp=True, y_train=_images(20, 2), lr_schedule="cosine")
+                optimizer="adam", amp=True, y_train=_images(20, 2), lr_schedule="cosine",
+                on_epoch=lambda epoch, model, history: None)
 
 
 #: name -> function returning fresh valid keyword arguments (every parameter listed is fuzzed).
@@ -198,6 +205,28 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "plotting.plot_losses": lambda: dict(histories={"a": [0.3, 0.2]}, title="t", logy=True, ax=None),
     "plotting.plot_rate_distortion": lambda: dict(curves={"a": ([1, 2], [0.2, 0.1])}, ax=None, title="t",
                                                   mark=(1, 0.2), logx=True, title_size=9),
+    "plotting.draw_field": lambda: dict(ax=plt.figure().add_subplot(), points=field.grid(1.5, 3),
+                                        vectors=-0.1 * field.grid(1.5, 3), title="t", data=field.sample(20),
+                                        color="C1", lim=1.6, scale=0.5),
+    "plotting.draw_walk": lambda: dict(ax=plt.figure().add_subplot(), path=[_ring_points(), 0.9 * _ring_points()],
+                                       title="t"),
+    # denoising_field (notebook 08's ring)
+    "denoising_field.centres": dict,
+    "denoising_field.sample": lambda: dict(n=10, seed=0),
+    "denoising_field.log_density": lambda: dict(x=_ring_points(), sigma=0.2),
+    "denoising_field.score": lambda: dict(x=_ring_points(), sigma=0.2),
+    "denoising_field.tweedie": lambda: dict(x=_ring_points(), sigma=0.2),
+    "denoising_field.distance_to_curve": lambda: dict(x=_ring_points()),
+    "denoising_field.tangent": lambda: dict(x=_ring_points()),
+    "denoising_field.grid": lambda: dict(lim=1.5, n=5),
+    "denoising_field.langevin_step": lambda: dict(x=_ring_points(), score_x=_ring_points(1), step=0.01,
+                                                  noise=_ring_points(2)),
+    "denoising_field.annealed_langevin": lambda: dict(
+        scores=[lambda x: field.score(x, 0.4).float(), lambda x: field.score(x, 0.2).float()], sigmas=(0.4, 0.2),
+        n=8, steps=3, eps=0.1, seed=0, start_std=1.0, denoise=lambda x: field.tweedie(x, 0.2)),
+    "denoising_field.share_within": lambda: dict(x=_ring_points(), delta=0.1),
+    "denoising_field.field_agreement": lambda: dict(field=_ring_points(), exact=_ring_points(1)),
+    "denoising_field.walk": lambda: dict(denoiser=lambda x: 0.5 * x, x=_ring_points(), steps=2),
     # widgets
     "widgets.remember": lambda: dict(fn=abs),
     "widgets.distance_histogram": lambda: dict(dim=5, n_points=20, seed=0),
@@ -237,6 +266,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "recipes.modern_stack": dict,
     "recipes.dae": lambda: dict(step="seminar", kind="gaussian", level=0.3),
     "recipes.quantized": lambda: dict(bits=4),
+    "recipes.curve_dae": lambda: dict(sigma=0.2),
 }
 
 #: Methods fuzzed on an instance: "module.Class.method" -> builds the instance.
@@ -303,6 +333,11 @@ def _jpeg_bytes() -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.zeros((8, 8), np.uint8), mode="L").save(buf, format="JPEG")
     return buf.getvalue()
+
+
+def _ring_points(seed: int = 0) -> torch.Tensor:
+    """(6, 2) float32 points near notebook 08's ring."""
+    return field.sample(6, seed=seed)
 
 
 def _roll() -> dict:
