@@ -16,6 +16,7 @@ models: notebook 02's Swiss-roll autoencoder, 04's latent-size family and linear
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ import torch
 
 from . import config, training
 from .compression import QuantizedAutoencoder
-from .data import NOISE_KINDS
+from .data import NOISE_KINDS, check_seed
 from .models import ACTIVATIONS, INITS, Autoencoder
 
 __all__ = ["Recipe", "latent", "linear", "dae", "quantized", "swiss_roll_ae", "shallow30", "deep30",
@@ -32,6 +33,10 @@ __all__ = ["Recipe", "latent", "linear", "dae", "quantized", "swiss_roll_ae", "s
 
 DATASETS = ("mnist", "swiss_roll", "curve2d")
 PRETRAININGS = ("none", "greedy")
+LOSSES = ("mse", "bce")
+OPTIMIZERS = ("adam", "sgd")
+LR_SCHEDULES = ("constant", "cosine")
+DEVICES = ("cpu", "cuda", "mps")
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class Recipe:
     pretrain_epochs: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.sizes, (str, bytes, dict)) or not hasattr(self.sizes, "__iter__"):
+            raise ValueError(f"sizes must be a sequence of two or more positive integers, got {self.sizes!r}")
         object.__setattr__(self, "sizes", tuple(self.sizes))
         if not isinstance(self.name, str) or not self.name.replace("_", "").isalnum():
             raise ValueError(f"recipe name must be letters, digits or '_', got {self.name!r}")
@@ -88,6 +95,10 @@ class Recipe:
         _one_of(self.pretrain, PRETRAININGS, "pretrain")
         if self.noise_kind is not None:
             _one_of(self.noise_kind, NOISE_KINDS, "noise_kind")
+        if self.quantize_bits is not None and (isinstance(self.quantize_bits, bool)
+                                               or not isinstance(self.quantize_bits, int)
+                                               or not 1 <= self.quantize_bits <= 16):
+            raise ValueError(f"quantize_bits must be None or an integer in 1..16, got {self.quantize_bits!r}")
         if self.quantize_bits is not None and self.code_activation != "sigmoid":
             raise ValueError("a quantized code needs code_activation='sigmoid' (values in [0, 1])")
         if self.threads not in (None, 1):
@@ -96,6 +107,27 @@ class Recipe:
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{field} must be a positive integer, got {value!r}")
+        for field in ("n_test", "pretrain_epochs"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{field} must be an integer >= 0, got {value!r}")
+        for field in ("init_seed", "data_seed", "seed"):
+            check_seed(getattr(self, field), field)
+        if (isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr)
+                or self.lr <= 0):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        level = self.noise_level
+        if isinstance(level, bool) or not isinstance(level, (int, float)) or not math.isfinite(level) or level < 0:
+            raise ValueError(f"noise_level must be a finite number >= 0, got {level!r}")
+        if self.noise_kind not in (None, "gaussian") and level > 1:
+            raise ValueError(f"noise_level of {self.noise_kind} noise must be in [0, 1] (a probability), "
+                             f"got {level!r}")
+        _one_of(self.loss, LOSSES, "loss")
+        _one_of(self.optimizer, OPTIMIZERS, "optimizer")
+        _one_of(self.lr_schedule, LR_SCHEDULES, "lr_schedule")
+        if self.device is not None and not (isinstance(self.device, str) and (
+                self.device in DEVICES or (self.device.startswith("cuda:") and self.device[5:].isdigit()))):
+            raise ValueError(f"device must be None or one of {DEVICES} (or 'cuda:N'), got {self.device!r}")
 
     def key(self) -> dict[str, Any]:
         """Every field, JSON-able: the cache key of the trained model."""

@@ -300,12 +300,7 @@ PIXELS: dict[str, tuple[str, ...]] = {
 
 #: Open findings in modules owned by other developers (reported on issue 21): fuzzed and printed,
 #: not failing this test; a name that comes out clean must be removed from here (the test says so).
-OPEN_ELSEWHERE: dict[str, str] = {
-    "recipes.Recipe": "recipes.py: sizes not iterable -> TypeError; any bad quantize_bits -> the sigmoid "
-                      "message; seeds, n_test, lr, noise_level, loss, optimizer, lr_schedule, device, "
-                      "pretrain_epochs unchecked until training",
-    "recipes.Recipe.replace": "recipes.py: lr NaN / inf accepted (unchecked until training)",
-}
+OPEN_ELSEWHERE: dict[str, str] = {}
 
 #: Functions whose result may hold NaN by design, with the reason.
 NON_FINITE_BY_DESIGN: dict[str, str] = {
