@@ -42,9 +42,16 @@ print("__PEAK__" + _j.dumps(_m))
 '''
 
 
-def run_notebook(path: Path, fast: bool, cache_dir: str, timeout: int = 1800) -> dict:
+def run_notebook(path: Path, fast: bool, cache_dir: str, timeout: int | None = None) -> dict:
+    """Run one notebook in a fresh kernel; ``timeout`` is the seconds one cell may run (default the
+    static site's: 600 at full size, 180 in fast mode), so a hung cell fails in minutes."""
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError
+
+    from course_utils.site import CELL_TIMEOUT_S
+
+    timeout = CELL_TIMEOUT_S[1 if fast else 0] if timeout is None else timeout
 
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
@@ -62,6 +69,8 @@ def run_notebook(path: Path, fast: bool, cache_dir: str, timeout: int = 1800) ->
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
         client.execute()
+    except CellTimeoutError:
+        error = f"a cell ran longer than the {timeout} s allowed per cell (hung?)"
     except Exception as err:  # a failing cell: report it, keep the figures of the others
         error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:200] if str(err).strip() else ''}"
     finally:

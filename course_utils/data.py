@@ -58,9 +58,20 @@ _VERIFIED: set[tuple[str, int, int]] = set()
 def _problem(path: Path) -> str | None:
     """None when ``path`` is the right MNIST file, else what is wrong with it."""
     size, md5 = MNIST_FILES[path.name]
+    if path.is_dir():
+        return "is a folder, not a file (remove that folder; the file is downloaded or copied in its place)"
     if not path.is_file():
+        gz = path.with_name(path.name + ".gz")
+        if gz.is_file():
+            return f"is missing, but {gz.name} is there: uncompress it (gunzip -k {gz})"
         return "is missing"
-    st = path.stat()
+    try:
+        st = path.stat()
+        with open(path, "rb"):
+            pass
+    except OSError as err:  # e.g. PermissionError: a file another user copied in with mode 0600
+        return (f"cannot be read ({type(err).__name__}: {err.strerror or err}): make it readable "
+                f"(chmod a+r {path}) or point COURSE_DATA_DIR at a copy you can read")
     if st.st_size != size:
         return f"has {st.st_size} bytes, expected {size} (truncated or not uncompressed?)"
     stamp = (str(path.resolve()), st.st_size, st.st_mtime_ns)

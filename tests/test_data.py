@@ -1,6 +1,8 @@
 import shutil
 import time
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -224,3 +226,37 @@ def test_add_noise_keeps_other_float_dtypes():
 def test_load_mnist_bad_root_and_seeds(kwargs, match):
     with pytest.raises(ValueError, match=match):
         load_mnist("test", n=10, **kwargs)
+
+
+def test_odd_data_folders_get_a_precise_message_not_missing(tmp_path):
+    """A compressed-only file, or a folder where a file should be, is named as such (not as
+    'missing, could not be downloaded'), before any download is tried."""
+    import gzip
+    import os
+    import shutil
+
+    from course_utils.data import MNIST_FILES, MNISTError, ensure_mnist
+
+    src = Path(os.environ["COURSE_DATA_DIR"]) / "MNIST" / "raw"
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in MNIST_FILES:
+        shutil.copyfile(src / name, raw / name)
+    name = "t10k-labels-idx1-ubyte"
+    with open(raw / name, "rb") as f, gzip.open(raw / (name + ".gz"), "wb") as g:
+        g.write(f.read())
+    (raw / name).unlink()
+    with pytest.raises(MNISTError, match=r"is missing, but t10k-labels-idx1-ubyte.gz is there: uncompress it"):
+        ensure_mnist(tmp_path, download=True)
+    (raw / (name + ".gz")).unlink()
+    (raw / name).mkdir()
+    with pytest.raises(MNISTError, match="is a folder, not a file"):
+        ensure_mnist(tmp_path, download=True)
+    (raw / name).rmdir()
+    shutil.copyfile(src / name, raw / name)
+    if os.geteuid() != 0:  # root reads any file: the permission case can only be seen as another user
+        (raw / name).chmod(0)
+        with pytest.raises(MNISTError, match=r"cannot be read .*chmod a\+r"):
+            ensure_mnist(tmp_path, download=True)
+        (raw / name).chmod(0o644)
+    assert ensure_mnist(tmp_path, download=False) == raw
