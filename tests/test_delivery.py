@@ -47,7 +47,7 @@ def _requirement_names(path: Path) -> set[str]:
     for ln in path.read_text().splitlines():
         ln = ln.split("#", 1)[0].strip()
         if ln and not ln.startswith("-"):
-            names.add(re.split(r"[<>=!~;\[ ]", ln, 1)[0].lower().replace("_", "-"))
+            names.add(re.split(r"[<>=!~;\[ ]", ln, maxsplit=1)[0].lower().replace("_", "-"))
     return names
 
 
