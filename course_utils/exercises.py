@@ -64,6 +64,8 @@ def _how_far(a: np.ndarray, e: np.ndarray) -> str:
     """How far an answer is from the expected value, without revealing the expected value: the
     direction and the relative size of the miss (a scalar), or how many entries miss (an array)."""
     if a.ndim == 0:
+        if not np.isfinite(e):  # a broken reference: still no value revealed, and no warning
+            return "does not match the expected value"
         if e == 0:
             return f"should be 0; yours is {'larger' if a > 0 else 'smaller'}"
         rel = float(abs(a - e) / abs(e))

@@ -105,8 +105,11 @@ def test_pca_denoiser_projects_and_clips():
     den = pca.PCADenoiser(torch.zeros(784), comps, 2)
     x = torch.full((2, 784), 0.5)
     x[:, 0] = 3.0
+    x[:, 3] = -0.4            # unclipped Gaussian noise: values above 1 and below 0
     out = den(x)
-    assert out[0, 0] == 1.0 and out[0, 1] == 0.5 and out[0, 2] == 0.0 and out.max() <= 1
+    assert out[0, 0] == 1.0 and out[0, 1] == 0.5 and out[0, 2] == 0.0 and out[0, 3] == 0.0 and out.max() <= 1
+    with pytest.raises(ValueError, match="divide by 255"):   # all non-negative and above 1: 0..255 images
+        den(torch.full((2, 784), 128.0))
 
 
 def test_saturated_fraction_check_accepts_right_and_rejects_wrong(capsys):
