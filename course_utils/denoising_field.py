@@ -197,7 +197,7 @@ def annealed_langevin(scores: Sequence[Callable[[torch.Tensor], torch.Tensor]], 
             if not isinstance(sx, torch.Tensor) or sx.shape != x.shape:
                 got = tuple(sx.shape) if isinstance(sx, torch.Tensor) else type(sx).__name__
                 raise ValueError(f"scores must return a tensor of shape {tuple(x.shape)}, got {got}")
-            x = x + 0.5 * a * sx.float() + math.sqrt(a) * torch.randn(n, 2, generator=g)   # langevin_step
+            x = langevin_step(x, sx.float(), a, torch.randn(n, 2, generator=g))
             if not bool(torch.isfinite(x).all()):
                 raise ValueError(f"the samples diverged to NaN or infinity at σ = {s:g}: eps ({eps:g}) must be "
                                  "smaller (or a score function returned NaN)")

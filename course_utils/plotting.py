@@ -13,10 +13,10 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.colors import is_color_like
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter, LogLocator
+from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator
 
 __all__ = ["to_numpy", "mosaic", "stack_rows", "draw_rows", "row_names", "show_images", "show_rows",
-           "plot_latent", "plot_losses", "DIGIT_COLORS", "plot_rate_distortion", "draw_field", "field_scale", "draw_walk",
+           "plot_latent", "plot_losses", "DIGIT_COLORS", "plot_rate_distortion", "draw_field", "field_scale", "draw_walk", "draw_distances",
            "MAX_GAP"]
 
 #: The widest gap (pixels) between images or rows: a mosaic is allocated in one piece.
@@ -421,3 +421,20 @@ def draw_walk(ax, path, title: str) -> None:
     ax.scatter(tracks[:, -1, 0], tracks[:, -1, 1], s=10, color="C0", label=f"after {len(path) - 1} steps")
     ax.set_aspect("equal"); ax.set_xlabel("x₁"); ax.set_ylabel("x₂"); ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="upper right")
+
+
+def draw_distances(ax, distances: Sequence[float], title: str) -> None:
+    """Notebook 08: the mean distance to the ring (finite, > 0) after 0, 1, 2, … denoising steps, on a
+    log axis with whole-step ticks."""
+    _check_ax(ax, optional=False)
+    _check_title(title)
+    try:
+        d = None if isinstance(distances, (str, bytes, dict)) else np.asarray(distances, dtype=float)
+    except (TypeError, ValueError):
+        d = None
+    if d is None or d.ndim != 1 or not len(d) or not np.all(np.isfinite(d)) or not np.all(d > 0):
+        raise ValueError(f"distances must be a non-empty sequence of finite numbers > 0, got {distances!r}")
+    ax.plot(range(len(d)), d, "o-")
+    ax.set_yscale("log"); ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("denoising steps"); ax.set_ylabel("mean distance to the ring")
+    ax.set_title(title, fontsize=9)

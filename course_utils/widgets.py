@@ -378,8 +378,6 @@ def walk_view(steps: int = 5, sigma: float = recipes.CURVE_SIGMA, n: int = 60, s
                "distances": dist}
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4.5))
     plotting.draw_walk(ax, path, f"{steps} denoising steps of the DAE (σ = {sigma})")
-    bx.plot(range(steps + 1), dist, "o-")
-    bx.set_yscale("log"); bx.set_xlabel("denoising steps"); bx.set_ylabel("mean distance to the ring")
-    bx.set_title(f"mean distance {dist[0]:.3f} → {dist[-1]:.3f}", fontsize=9)
+    plotting.draw_distances(bx, dist, f"mean distance {dist[0]:.3f} → {dist[-1]:.3f}")
     fig.tight_layout()
     return fig, numbers

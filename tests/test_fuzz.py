@@ -208,6 +208,8 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "plotting.draw_field": lambda: dict(ax=plt.figure().add_subplot(), points=field.grid(1.5, 3),
                                         vectors=-0.1 * field.grid(1.5, 3), title="t", data=field.sample(20),
                                         color="C1", lim=1.6, scale=0.5),
+    "plotting.draw_distances": lambda: dict(ax=plt.figure().add_subplot(), distances=[0.6, 0.09, 0.02],
+                                            title="walk"),
     "plotting.draw_walk": lambda: dict(ax=plt.figure().add_subplot(), path=[_ring_points(), 0.9 * _ring_points()],
                                        title="t"),
     # denoising_field (notebook 08's ring)
