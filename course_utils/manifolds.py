@@ -12,8 +12,9 @@ import numpy as np
 from . import config, data, results
 from .device import one_thread
 
-__all__ = ["SWISS_NEIGHBOURS", "TSNE_PERPLEXITIES", "TSNE_SEEDS", "SCORE_NEIGHBOURS", "MAX_SWISS_POINTS", "swiss_roll",
-           "short_circuits", "embedding_scores", "run_tsne", "swiss_roll_sweep", "swiss_roll_sweeps",
+__all__ = ["SWISS_NEIGHBOURS", "TSNE_PERPLEXITIES", "TSNE_SEEDS", "SCORE_NEIGHBOURS", "MAX_SWISS_POINTS",
+           "TSNE_PCA_START_VERSION", "swiss_roll",
+           "short_circuits", "embedding_scores", "tsne_pca_start", "run_tsne", "swiss_roll_sweep", "swiss_roll_sweeps",
            "swiss_roll_tsne", "mnist_tsne_points", "mnist_tsne", "mnist_tsne_sweep"]
 
 
@@ -113,9 +114,37 @@ def embedding_scores(x_high: np.ndarray, emb: np.ndarray, t: np.ndarray | None =
     return out
 
 
+#: Version of how :func:`run_tsne` starts from PCA, part of every cached t-SNE's key: 2 = the
+#: start computed by :func:`tsne_pca_start` (1 was sklearn's own ``init="pca"``, whose PCA took
+#: ``random_state`` and so made the result depend on the seed in some scikit-learn versions).
+TSNE_PCA_START_VERSION: int = 2
+
+
+def tsne_pca_start(x: np.ndarray) -> np.ndarray:
+    """The PCA start of a 2-D t-SNE of ``x`` (N, D): the projection on the top two principal
+    components (exact SVD, each component's sign fixed so its largest loading is positive: the same
+    start whatever the seed and the scikit-learn version), scaled as scikit-learn's ``init="pca"``
+    scales it (standard deviation of the first column 1e-4). Returns float32 (N, 2). Notebook 03."""
+    x = _points(x, "x")
+    if x.shape[1] < 2:
+        raise ValueError(f"x must have at least 2 columns for a 2-D PCA start, got shape {x.shape}")
+    centred = x - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    comps = vt[:2]
+    biggest = comps[np.arange(2), np.abs(comps).argmax(axis=1)]
+    comps = comps * np.where(biggest < 0, -1.0, 1.0)[:, None]
+    start = centred @ comps.T
+    sd = start[:, 0].std()
+    if not sd > 0:
+        raise ValueError("x has no spread (all points equal): a PCA start is undefined")
+    return (start / sd * 1e-4).astype(np.float32)
+
+
 def run_tsne(x: np.ndarray, perplexity: float, seed: int, n_iter: int, init: str = "pca"):
     """sklearn's 2-D t-SNE of ``x`` (N, D), fitted on one thread: the fitted ``TSNE`` object
-    (``.embedding_`` (N, 2), ``.kl_divergence_``). ``max_iter`` was ``n_iter`` before scikit-learn 1.5."""
+    (``.embedding_`` (N, 2), ``.kl_divergence_``). ``init="pca"`` starts from
+    :func:`tsne_pca_start` (passed as an array, so the seed changes nothing); ``"random"``: the seed
+    draws the start. ``max_iter`` was ``n_iter`` before scikit-learn 1.5."""
     import inspect
 
     from sklearn.manifold import TSNE
@@ -127,9 +156,10 @@ def run_tsne(x: np.ndarray, perplexity: float, seed: int, n_iter: int, init: str
     if isinstance(n_iter, bool) or not isinstance(n_iter, int) or not 250 <= n_iter <= 100_000:
         raise ValueError(f"n_iter must be an integer from 250 to 100000, got {n_iter!r}")
     _one_of(init, ("pca", "random"), "init")
+    start = tsne_pca_start(x) if init == "pca" else "random"
     key = "max_iter" if "max_iter" in inspect.signature(TSNE).parameters else "n_iter"
     with one_thread():
-        return TSNE(n_components=2, perplexity=perplexity, init=init, learning_rate="auto",
+        return TSNE(n_components=2, perplexity=perplexity, init=start, learning_rate="auto",
                     random_state=seed, **{key: n_iter}).fit(x)
 
 
@@ -173,7 +203,7 @@ def swiss_roll_tsne(perplexity: int = 30) -> np.ndarray:
     """t-SNE (PCA init, seed 0) of :func:`swiss_roll`, cached: an (n, 2) array."""
     n = config.size("swiss_roll")
     cfg = {"n": n, "seed": 0, "perplexity": perplexity, "iterations": config.size("tsne_iterations"),
-           "init": "pca"}
+           "init": "pca", "pca_start": TSNE_PCA_START_VERSION}
     return results.load_or_compute(
         "swiss_tsne", lambda: run_tsne(swiss_roll(n)[0], perplexity, 0, cfg["iterations"]).embedding_, cfg)
 
@@ -198,6 +228,8 @@ def mnist_tsne(perplexity: int = 30, seed: int = 0, init: str = "pca") -> dict:
     n = config.size("tsne_points")
     cfg = {"n": n, "data_seed": 0, "pca": 50, "perplexity": perplexity, "seed": seed, "init": init,
            "iterations": config.size("tsne_iterations"), "score_neighbours": SCORE_NEIGHBOURS}
+    if init == "pca":
+        cfg["pca_start"] = TSNE_PCA_START_VERSION
 
     def compute():
         x50, y = mnist_tsne_points()

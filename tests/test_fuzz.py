@@ -189,6 +189,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "manifolds.short_circuits": lambda: dict(**_roll(), n_neighbors=5),
     "manifolds.embedding_scores": lambda: dict(x_high=_roll()["x"], emb=_roll()["x"][:, :2], t=_roll()["t"],
                                                labels=np.arange(50) % 2),
+    "manifolds.tsne_pca_start": lambda: dict(x=_roll()["x"]),
     "manifolds.run_tsne": lambda: dict(x=_roll()["x"], perplexity=5, seed=0, n_iter=250, init="pca"),
     "manifolds.mnist_tsne_points": lambda: dict(seed=0),
     # plotting

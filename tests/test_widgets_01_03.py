@@ -130,6 +130,28 @@ def test_tsne_seeds_matter_only_with_random_start(small_sizes):
     assert procrustes(c["embedding"], d["embedding"])[2] < 1e-6
 
 
+def test_tsne_pca_start_is_sklearns_scaled_pca_without_a_seed():
+    from sklearn.decomposition import PCA
+    x, _ = manifolds.swiss_roll(300)
+    start = manifolds.tsne_pca_start(x)
+    assert start.shape == (300, 2) and start.dtype == np.float32
+    assert abs(start[:, 0].std() - 1e-4) < 1e-9          # scikit-learn's scaling of its PCA start
+    ref = PCA(n_components=2, svd_solver="full").fit_transform(x)
+    for j in range(2):                                   # the same two principal components (up to sign)
+        assert abs(abs(np.corrcoef(start[:, j], ref[:, j])[0, 1]) - 1) < 1e-6
+    assert np.array_equal(start, manifolds.tsne_pca_start(x[:, :]))
+    a = manifolds.run_tsne(x, 30, 0, 250).embedding_      # the seed does not reach a PCA-started run
+    b = manifolds.run_tsne(x, 30, 7, 250).embedding_
+    assert np.allclose(a, b)
+    r0 = manifolds.run_tsne(x, 30, 0, 250, "random").embedding_
+    r7 = manifolds.run_tsne(x, 30, 7, 250, "random").embedding_
+    assert not np.allclose(r0, r7)
+    with pytest.raises(ValueError):
+        manifolds.tsne_pca_start(np.ones((10, 3)))
+    with pytest.raises(ValueError):
+        manifolds.tsne_pca_start(x[:, :1])
+
+
 @pytest.mark.parametrize("bad", [31, 0, True, "30"])
 def test_tsne_perplexity_rejects_bad_input(bad):
     with pytest.raises(ValueError):
