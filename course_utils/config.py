@@ -51,6 +51,7 @@ SIZES: dict[str, tuple[int, int]] = {
     "curve_train": (20_000, 10_000),      # points of the 2-D ring data the toy DAEs train on
     "curve_dae_epochs": (20, 20),        # epochs of each toy DAE (one per noise level)
     "cae_steps": (1_500, 600),           # Adam steps of the contractive AE and its plain twin
+    "swiss_field_epochs": (100, 100),    # epochs of the Swiss-roll plain / denoising / contractive models
     "langevin_samples": (2_000, 1_000),  # samples drawn by annealed Langevin dynamics
     "langevin_steps": (50, 50),          # Langevin steps per noise level
     "detector_eval": (1_000, 300),       # test digits and off-manifold images per kind (detector)

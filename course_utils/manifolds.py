@@ -75,6 +75,25 @@ def swiss_roll(n: int | None = None, seed: int = 0):
     return x, t
 
 
+def swiss_roll_tangents(t: np.ndarray, std: np.ndarray | None = None) -> np.ndarray:
+    """``(n, 2, 3)`` float64: the Swiss roll's tangent plane at roll parameters ``t`` (n,), in closed
+    form from its parameterisation x = (t cos t, h, t sin t): rows ∂x/∂t = (cos t − t sin t, 0,
+    sin t + t cos t) and ∂x/∂h = (0, 1, 0) (not normalised). With ``std`` (3,), the tangents of
+    the standardised roll (x − mean) / std: each coordinate divided by its std (notebook 08)."""
+    t = np.asarray(t, dtype=float)
+    if t.ndim != 1 or not len(t) or not np.isfinite(t).all():
+        raise ValueError(f"t must be a non-empty (n,) array of finite roll parameters, got shape {t.shape}")
+    d_t = np.stack([np.cos(t) - t * np.sin(t), np.zeros_like(t), np.sin(t) + t * np.cos(t)], axis=1)
+    d_h = np.tile([0.0, 1.0, 0.0], (len(t), 1))
+    out = np.stack([d_t, d_h], axis=1)
+    if std is not None:
+        std = np.asarray(std, dtype=float)
+        if std.shape != (3,) or not np.isfinite(std).all() or not (std > 0).all():
+            raise ValueError(f"std must be 3 positive finite numbers, got {std!r}")
+        out = out / std
+    return out
+
+
 def short_circuits(x: np.ndarray, t: np.ndarray, n_neighbors: int) -> np.ndarray:
     """Edges ``(i, j)`` of the ``n_neighbors``-nearest-neighbour graph of the Swiss roll ``x`` that
     jump between turns of the roll (roll parameters more than π apart): the short circuits."""

@@ -29,7 +29,8 @@ from .models import ACTIVATIONS, INITS, Autoencoder
 
 __all__ = ["Recipe", "latent", "linear", "dae", "quantized", "swiss_roll_ae", "shallow30", "deep30",
            "sigmoid_stack", "modern_stack", "LATENT_SIZES", "DAE_STEPS", "DAE_FIXED", "DAE_SIGMA",
-           "DAE_MASKING", "COMPRESSION_BITS", "curve_dae", "CURVE_SIGMAS", "CURVE_SIGMA"]
+           "DAE_MASKING", "COMPRESSION_BITS", "curve_dae", "CURVE_SIGMAS", "CURVE_SIGMA", "swiss_roll_reconstructor",
+           "SWISS_KINDS", "SWISS_SIGMA"]
 
 DATASETS = ("mnist", "swiss_roll", "curve2d")
 PRETRAININGS = ("none", "greedy")
@@ -48,7 +49,9 @@ class Recipe:
     whose sigmoid code is rounded to that many bits. ``noise_kind``/``noise_level`` corrupt the
     input of a denoising autoencoder (notebook 06). ``pretrain`` names a procedure run before
     ``fit`` (``"greedy"``: notebook 05's layer-wise pretraining, written in that notebook and
-    handed to :func:`course_utils.store.trained`).
+    handed to :func:`course_utils.store.trained`). ``contraction`` > 0 adds that weight times a
+    penalty on the model's Jacobian to the loss (notebook 08's contractive autoencoder: the penalty
+    is written in the notebook and handed to :func:`course_utils.store.trained`).
     """
 
     name: str
@@ -76,6 +79,7 @@ class Recipe:
     threads: int | None = None
     pretrain: str = "none"
     pretrain_epochs: int = 0
+    contraction: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.sizes, (str, bytes, dict)) or not hasattr(self.sizes, "__iter__"):
@@ -122,6 +126,9 @@ class Recipe:
         if self.noise_kind not in (None, "gaussian") and level > 1:
             raise ValueError(f"noise_level of {self.noise_kind} noise must be in [0, 1] (a probability), "
                              f"got {level!r}")
+        c = self.contraction
+        if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c) or c < 0:
+            raise ValueError(f"contraction must be a finite number >= 0 (the penalty's weight), got {c!r}")
         _one_of(self.loss, LOSSES, "loss")
         _one_of(self.optimizer, OPTIMIZERS, "optimizer")
         _one_of(self.lr_schedule, LR_SCHEDULES, "lr_schedule")
@@ -153,13 +160,20 @@ class Recipe:
         return None if self.noise_kind is None else {"kind": self.noise_kind, "level": self.noise_level}
 
     def fit(self, model: torch.nn.Module, x_train: torch.Tensor, x_test: torch.Tensor | None = None,
-            progress: bool = False) -> training.History:
+            progress: bool = False, penalty=None) -> training.History:
         """Train ``model`` on ``x_train`` (N, D) with this recipe's settings (``x_test`` (M, D) is scored
-        after every epoch)."""
+        after every epoch). A recipe with ``contraction`` > 0 needs ``penalty(model, x_batch)`` (a
+        scalar tensor), added to the loss with that weight; any other recipe refuses one."""
+        if (self.contraction > 0) != (penalty is not None):
+            raise ValueError(f"recipe {self.name!r} has contraction={self.contraction!r}: pass a penalty "
+                             "function exactly when the contraction is above 0")
+        if penalty is not None and not callable(penalty):
+            raise ValueError(f"penalty must be a function (model, x_batch) -> scalar tensor, got {penalty!r}")
+        weighted = None if penalty is None else (lambda m, xb: self.contraction * penalty(m, xb))
         return training.fit(model, x_train, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                             noise=self.noise(), x_test=x_test, seed=self.seed, progress=progress,
                             loss=self.loss, optimizer=self.optimizer, lr_schedule=self.lr_schedule,
-                            device=self.device)
+                            device=self.device, penalty=weighted)
 
 
 def _one_of(value, allowed, what: str):
@@ -304,3 +318,27 @@ def curve_dae(sigma: float = CURVE_SIGMA) -> Recipe:
                   n_train=config.size("curve_train"), noise_kind="gaussian", noise_level=float(sigma),
                   lr=3e-3, lr_schedule="cosine", batch_size=256, epochs=config.size("curve_dae_epochs"),
                   device="cpu", threads=1)
+
+
+# --- notebook 08: the Swiss roll's reconstruction, plain, denoising and contractive ---------------
+
+#: The three 3-D Swiss-roll models of notebook 08: a plain autoencoder, a DAE and a contractive one.
+SWISS_KINDS: tuple[str, ...] = ("plain", "denoising", "contractive")
+#: Noise level of the Swiss-roll DAE (standardised units); the contractive one's weight is its square.
+SWISS_SIGMA: float = 0.2
+
+
+def swiss_roll_reconstructor(kind: str = "denoising") -> Recipe:
+    """3-64-64-64-3 (GELU everywhere but the linear output, PyTorch's default init, no bottleneck) on
+    the standardised Swiss roll; Adam 3e-3 with a cosine schedule, batch 100, on the CPU with one
+    thread. ``"plain"``: a plain reconstruction (it may learn the identity); ``"denoising"``: undo
+    x + SWISS_SIGMA·N(0, I); ``"contractive"``: the clean reconstruction plus SWISS_SIGMA² times
+    notebook 08's penalty on the Jacobian of the reconstruction (what a DAE at small σ amounts to,
+    Alain & Bengio 2014)."""
+    _one_of(kind, SWISS_KINDS, "kind")
+    noise = dict(noise_kind="gaussian", noise_level=SWISS_SIGMA) if kind == "denoising" else {}
+    return Recipe(f"swiss_{kind}", (3, 64, 64), hidden_activation="gelu", code_activation="gelu",
+                  output_activation=None, init="default", data="swiss_roll", n_train=config.size("swiss_roll"),
+                  lr=3e-3, lr_schedule="cosine", batch_size=100, epochs=config.size("swiss_field_epochs"),
+                  device="cpu", threads=1, contraction=SWISS_SIGMA ** 2 if kind == "contractive" else 0.0,
+                  **noise)

@@ -22,7 +22,7 @@ from .recipes import Recipe
 __all__ = ["trained", "training_data", "swiss_roll_autoencoder", "latent_model", "latent_models",
            "linear_model", "pca_fit", "latent_curve", "dae_model", "dae_steps", "pca_denoiser",
            "denoisers", "compression_model", "compression_models", "compression_test_images",
-           "compression_curve", "curve_dae", "curve_daes"]
+           "compression_curve", "curve_dae", "curve_daes", "swiss_roll_reconstructor"]
 
 
 def training_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
@@ -44,19 +44,25 @@ def training_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor | None, di
 
 
 def trained(recipe: Recipe, progress: bool = False,
-            pretrain: Callable[[torch.nn.Module, int], object] | None = None) -> tuple[torch.nn.Module, dict]:
+            pretrain: Callable[[torch.nn.Module, int], object] | None = None,
+            penalty: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor] | None = None,
+            ) -> tuple[torch.nn.Module, dict]:
     """``(model, info)`` for ``recipe``, on the CPU in eval mode, trained once and then cached.
 
     ``info`` is the training History as a dict (``train_loss``/``test_mse`` per epoch, ``seconds``,
     ``samples_per_sec``) plus ``cached``. A recipe with ``pretrain="greedy"`` needs ``pretrain``,
     called as ``pretrain(model, recipe.pretrain_epochs)`` before ``fit`` (notebook 05 writes it);
-    its model's test error after pretraining is ``info["pretrained_test_mse"]``.
+    its model's test error after pretraining is ``info["pretrained_test_mse"]``. A recipe with
+    ``contraction`` > 0 needs ``penalty(model, x_batch)`` (notebook 08 writes it; see :meth:`Recipe.fit`).
     """
     if not isinstance(recipe, Recipe):
         raise ValueError(f"trained expects a course_utils.recipes.Recipe, got {type(recipe).__name__}")
     if (recipe.pretrain != "none") != (pretrain is not None):
         raise ValueError(f"recipe {recipe.name!r} has pretrain={recipe.pretrain!r}: pass a pretrain "
                          "function exactly when the recipe names one")
+    if (recipe.contraction > 0) != (penalty is not None):
+        raise ValueError(f"recipe {recipe.name!r} has contraction={recipe.contraction!r}: pass a penalty "
+                         "function exactly when the contraction is above 0")
 
     def train(model: torch.nn.Module) -> dict:
         x, xt, extra = training_data(recipe)
@@ -65,9 +71,9 @@ def trained(recipe: Recipe, progress: bool = False,
             extra["pretrained_test_mse"] = training.mse(model, xt)
         if recipe.threads == 1:
             with one_thread():
-                history = recipe.fit(model, x, xt, progress=progress)
+                history = recipe.fit(model, x, xt, progress=progress, penalty=penalty)
         else:
-            history = recipe.fit(model, x, xt, progress=progress)
+            history = recipe.fit(model, x, xt, progress=progress, penalty=penalty)
         return {**history.as_dict(), **extra}
 
     model, info = checkpoints.load_or_train(recipe.name, recipe.build, train, recipe.key())
@@ -258,3 +264,10 @@ def curve_dae(sigma: float = recipes.CURVE_SIGMA, progress: bool = False):
 def curve_daes(progress: bool = False) -> dict:
     """``{sigma: model}`` for every noise level of CURVE_SIGMAS (the σ slider, annealed Langevin)."""
     return {s: curve_dae(s, progress)[0] for s in recipes.CURVE_SIGMAS}
+
+
+def swiss_roll_reconstructor(kind: str = "denoising", penalty=None, progress: bool = False):
+    """``(model, info)``: notebook 08's 3-D Swiss-roll model :func:`recipes.swiss_roll_reconstructor`
+    of ``kind`` on the standardised roll (``info["mean"]``/``info["std"]`` (3,)); the contractive one
+    needs notebook 08's ``penalty(model, x_batch)``."""
+    return trained(recipes.swiss_roll_reconstructor(kind), progress, penalty=penalty)

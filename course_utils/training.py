@@ -172,6 +172,7 @@ def fit(
     y_train: torch.Tensor | None = None,
     lr_schedule: str = "constant",
     on_epoch: Callable[[int, nn.Module, "History"], None] | None = None,
+    penalty: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
 ) -> History:
     """Train ``model`` to reconstruct ``x_train`` (N, D); return a :class:`History`.
 
@@ -202,6 +203,8 @@ def fit(
             reaches the end of its schedule when its time is up.
         on_epoch: called as ``on_epoch(epoch, model, history)`` after each epoch (``epoch`` from 1),
             e.g. to record measurements of a long run as it goes; training resumes after it returns.
+        penalty: ``penalty(model, x_in)`` (a scalar tensor) is added to every batch's loss, ``x_in``
+            being the (corrupted) input batch, e.g. notebook 08's contractive penalty.
 
     Raises:
         ValueError: a bad argument, or a training loss that is not finite: training stops at the
@@ -247,6 +250,8 @@ def fit(
         raise ValueError(f"unknown lr_schedule {lr_schedule!r}; expected 'constant' or 'cosine'")
     if on_epoch is not None and not callable(on_epoch):
         raise ValueError(f"on_epoch must be None or a function (epoch, model, history), got {on_epoch!r}")
+    if penalty is not None and not callable(penalty):
+        raise ValueError(f"penalty must be None or a function (model, x_batch) -> scalar tensor, got {penalty!r}")
     corrupt = make_corruptor(noise)
     user_noise = callable(noise)
 
@@ -294,6 +299,12 @@ def fit(
                 if step == 0:
                     _check_output(out, tb, "first training batch")
                 batch_loss = loss_fn(out.float(), tb)
+                if penalty is not None:
+                    extra = penalty(model, xb)
+                    if not isinstance(extra, torch.Tensor) or extra.numel() != 1:
+                        raise ValueError(f"penalty must return a scalar tensor, got {type(extra).__name__}"
+                                         f"{tuple(extra.shape) if isinstance(extra, torch.Tensor) else ''}")
+                    batch_loss = batch_loss + extra.float().reshape(())
                 window.append(batch_loss.detach())
                 if len(window) == check_every:
                     _check_finite_loss(window, step - len(window) + 1, epoch, lr)

@@ -190,6 +190,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "manifolds.embedding_scores": lambda: dict(x_high=_roll()["x"], emb=_roll()["x"][:, :2], t=_roll()["t"],
                                                labels=np.arange(50) % 2),
     "manifolds.tsne_pca_start": lambda: dict(x=_roll()["x"]),
+    "manifolds.swiss_roll_tangents": lambda: dict(t=_roll()["t"], std=np.array([1.0, 2.0, 3.0])),
     "manifolds.run_tsne": lambda: dict(x=_roll()["x"], perplexity=5, seed=0, n_iter=250, init="pca"),
     "manifolds.mnist_tsne_points": lambda: dict(seed=0),
     # plotting
@@ -270,6 +271,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "recipes.dae": lambda: dict(step="seminar", kind="gaussian", level=0.3),
     "recipes.quantized": lambda: dict(bits=4),
     "recipes.curve_dae": lambda: dict(sigma=0.2),
+    "recipes.swiss_roll_reconstructor": lambda: dict(kind="contractive"),
 }
 
 #: Methods fuzzed on an instance: "module.Class.method" -> builds the instance.

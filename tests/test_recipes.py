@@ -18,6 +18,7 @@ OTHER = {
     "n_train": 300, "n_test": 50, "data_seed": 1, "noise_kind": "masking", "noise_level": 0.5,
     "loss": "bce", "optimizer": "sgd", "lr": 0.01, "lr_schedule": "cosine", "batch_size": 32,
     "epochs": 2, "seed": 1, "device": "cpu", "threads": 1, "pretrain": "greedy", "pretrain_epochs": 1,
+    "contraction": 0.5,
 }
 
 
@@ -30,7 +31,8 @@ def every_course_recipe() -> list[Recipe]:
             recipes.shallow30(), recipes.deep30(), recipes.sigmoid_stack(), recipes.sigmoid_stack("greedy"),
             recipes.modern_stack(), *(recipes.dae(s) for s in recipes.DAE_STEPS),
             recipes.dae(recipes.DAE_FIXED, "masking", recipes.DAE_MASKING),
-            *map(recipes.quantized, recipes.COMPRESSION_BITS)]
+            *map(recipes.quantized, recipes.COMPRESSION_BITS),
+            *map(recipes.swiss_roll_reconstructor, recipes.SWISS_KINDS)]
 
 
 def test_every_field_is_in_the_key_and_changes_it():
@@ -101,6 +103,8 @@ def test_build_is_seeded_and_recipes_match_the_models_they_describe():
     (dict(epochs=0), "epochs must be"), (dict(batch_size=2.5), "batch_size must be"),
     (dict(n_train=True), "n_train must be"), (dict(threads=2), "threads must be"),
     (dict(pretrain="layerwise"), "pretrain must be"),
+    (dict(contraction=-0.1), "contraction must be"), (dict(contraction=float("nan")), "contraction must be"),
+    (dict(contraction=True), "contraction must be"),
 ])
 def test_bad_recipes_are_refused(changes, match):
     with pytest.raises(ValueError, match=match):

@@ -45,6 +45,31 @@ def test_swiss_roll_data_is_standardised_and_its_statistics_kept(tmp_cache):
     assert np.allclose(info["mean"], extra["mean"]) and len(info["std"]) == 3
 
 
+def test_contraction_penalty_is_added_with_its_weight_and_required_exactly_when_set(tmp_cache):
+    r = recipes.swiss_roll_reconstructor("contractive").replace(n_train=200, epochs=2)
+    assert r.contraction == pytest.approx(recipes.SWISS_SIGMA ** 2) and r.noise() is None
+    for kind in ("plain", "denoising"):
+        assert recipes.swiss_roll_reconstructor(kind).contraction == 0
+    assert recipes.swiss_roll_reconstructor("denoising").noise() == {"kind": "gaussian", "level": recipes.SWISS_SIGMA}
+    calls = []
+
+    def penalty(model, x):
+        calls.append(tuple(x.shape))
+        return sum((p ** 2).sum() for p in model.parameters())   # weight decay: its effect is easy to see
+
+    with pytest.raises(ValueError, match="penalty"):
+        store.trained(r)
+    with pytest.raises(ValueError, match="penalty"):
+        store.trained(r.replace(contraction=0.0), penalty=penalty)
+    penalised, _ = store.trained(r.replace(contraction=1.0), penalty=penalty)
+    assert calls and calls[0] == (100, 3)                          # called on every input batch
+    plain, _ = store.trained(r.replace(contraction=0.0))
+    size = lambda m: float(sum((p.detach() ** 2).sum() for p in m.parameters()))
+    assert size(penalised) < 0.95 * size(plain)                    # the penalty shaped the training (4 steps)
+    with pytest.raises(ValueError, match="scalar"):
+        store.trained(r.replace(contraction=0.3), penalty=lambda m, x: torch.ones(3))
+
+
 def test_pretrain_runs_before_fit_and_is_required_exactly_when_named(tmp_cache):
     calls = []
 

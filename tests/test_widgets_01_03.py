@@ -130,6 +130,23 @@ def test_tsne_seeds_matter_only_with_random_start(small_sizes):
     assert procrustes(c["embedding"], d["embedding"])[2] < 1e-6
 
 
+def test_swiss_roll_tangents_are_the_derivatives_of_the_roll():
+    x, t = manifolds.swiss_roll(200, seed=3)
+    assert np.allclose(x[:, 0], t * np.cos(t)) and np.allclose(x[:, 2], t * np.sin(t))   # x = (t cos t, h, t sin t)
+    roll = lambda t, h: np.stack([t * np.cos(t), h, t * np.sin(t)], 1)
+    eps = 1e-6
+    tan = manifolds.swiss_roll_tangents(t)
+    assert tan.shape == (200, 2, 3)
+    assert np.allclose(tan[:, 0], (roll(t + eps, x[:, 1]) - roll(t - eps, x[:, 1])) / (2 * eps), atol=1e-5)
+    assert np.allclose(tan[:, 1], (roll(t, x[:, 1] + eps) - roll(t, x[:, 1] - eps)) / (2 * eps), atol=1e-5)
+    std = x.std(0)
+    assert np.allclose(manifolds.swiss_roll_tangents(t, std), tan / std)   # the standardised roll's tangents
+    with pytest.raises(ValueError):
+        manifolds.swiss_roll_tangents(t, np.array([1.0, 0.0, 1.0]))
+    with pytest.raises(ValueError):
+        manifolds.swiss_roll_tangents(np.array([np.nan]))
+
+
 def test_tsne_pca_start_is_sklearns_scaled_pca_without_a_seed():
     from sklearn.decomposition import PCA
     x, _ = manifolds.swiss_roll(300)
