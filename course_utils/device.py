@@ -78,10 +78,10 @@ def runtime_info(device: torch.device | None = None) -> dict[str, str]:
         "cpu threads": str(torch.get_num_threads()),
         "platform": "Colab" if on_colab() else ("Binder" if on_binder() else "local"),
     }
-    try:
-        import torchvision
-        info["torchvision"] = torchvision.__version__
-    except ImportError:  # pragma: no cover - torchvision is a requirement
+    try:  # the installed version, read without importing torchvision (that alone costs ~150 MB of memory)
+        from importlib import metadata
+        info["torchvision"] = metadata.version("torchvision")
+    except metadata.PackageNotFoundError:  # pragma: no cover - torchvision is a requirement
         info["torchvision"] = "missing"
     try:
         import ipywidgets
