@@ -196,3 +196,14 @@ def test_check_neighbour_overlap():
     assert exercises.check_neighbour_overlap(right)
     assert not exercises.check_neighbour_overlap(keeps_self)
     assert not exercises.check_neighbour_overlap(lambda a, b, k: 1.0)
+
+
+def test_mnist_tsne_nudged_twin_is_its_own_cached_run(small_sizes):
+    plain = manifolds.mnist_tsne(30, 0, "random")
+    nudged = manifolds.mnist_tsne(30, 0, "random", jitter=manifolds.TSNE_JITTER)
+    assert nudged["embedding"].shape == plain["embedding"].shape
+    assert not np.array_equal(nudged["embedding"], plain["embedding"])       # a different run, not the cached plain one
+    assert np.array_equal(manifolds.mnist_tsne(30, 0, "random")["embedding"], plain["embedding"])
+    for bad in (-1e-3, 2.0, True, "small"):
+        with pytest.raises(ValueError, match="jitter"):
+            manifolds.mnist_tsne(30, 0, "random", jitter=bad)

@@ -174,3 +174,19 @@ def test_store_reads_the_notebooks_own_training_images_and_never_a_changed_copy(
     assert torch.equal(seen[-1], data.load_mnist("train", n=config.size("mnist_train"), seed=0)[0])
     # the cached PCA is the PCA of the unchanged images, not of the halved ones
     assert float(torch.as_tensor(p["mean"]).sum()) == pytest.approx(float(seen[-1].mean(0).sum()), rel=1e-5)
+
+
+def test_tsne_of_codes_maps_notebook_03s_images_with_its_settings(small_family, monkeypatch):
+    sizes = dict(config.SIZES)
+    sizes.update({"tsne_points": (200, 200), "tsne_iterations": (500, 500)})
+    monkeypatch.setattr(config, "SIZES", sizes)
+    from course_utils import manifolds
+
+    first = store.tsne_of_codes(32)
+    x, y = manifolds.mnist_tsne_images()
+    assert first["embedding"].shape == (200, 2) and np.array_equal(first["labels"], y.numpy())
+    assert np.array_equal(manifolds.mnist_tsne_points()[1], first["labels"])    # the same images as 03's map
+    assert first["knn_accuracy"] > 0.3 and 0.5 < first["trustworthiness"] <= 1
+    files = set(small_family.iterdir())
+    again = store.tsne_of_codes(32)
+    assert set(small_family.iterdir()) == files and np.array_equal(again["embedding"], first["embedding"])
