@@ -205,18 +205,6 @@ def check_neighbour_overlap(fn: Callable | None) -> bool:
 
 # --- notebooks 04-05: autoencoder, stacked autoencoder ----------------------------------------------
 
-def check_pca_error(answer: Any, eigenvalues, k: int) -> bool:
-    """Notebook 04: PCA's training error (MSE per pixel) with ``k`` components, from the
-    eigenvalues of the covariance (sorted, largest first): the sum of the discarded ones / D."""
-    ev = np.asarray(_to_numpy(eigenvalues), dtype=float)
-    if ev.ndim != 1 or not 1 <= int(k) < len(ev):
-        raise ValueError(f"eigenvalues must be 1-D and k in 1..{len(ev) - 1}, got {ev.shape} and {k!r}")
-    expected = ev[int(k):].sum() / len(ev)
-    return check_value(f"PCA training error with {k} components", answer, expected, rtol=1e-3,
-                       hint="The error is the variance PCA throws away: add the eigenvalues you did "
-                            "NOT keep, then divide by the number of pixels (per-pixel MSE).")
-
-
 def check_code_interpolation(fn: Callable | None, model, xa, xb) -> bool:
     """Notebook 04: ``fn(model, xa, xb, t)`` must decode ``(1 - t)·encode(xa) + t·encode(xb)``."""
     def reference(m, a, b, t):
@@ -430,3 +418,225 @@ def check_langevin_step(fn: Callable | None) -> bool:
     cases = [(torch.randn(50, 2, generator=g), torch.randn(50, 2, generator=g), step,
               torch.randn(50, 2, generator=g)) for step in (0.01, 0.25, 0.004)]
     return _check_with_mistakes("one Langevin step", fn, cases, _langevin_reference, 1e-5, "")
+
+
+# --- issue 16a: notebooks 00-04 (the expected value lives here; each check names realistic mistakes) ---
+
+def _check_number(name: str, answer: Any, expected: float, mistakes: dict, rtol: float, hint: str) -> bool:
+    """:func:`check_value` against ``expected``; a wrong answer equal to one of ``mistakes``
+    (``{value: why}``) is told why. Neither the expected value nor a mistake's value is printed."""
+    if not_attempted(answer):
+        print(f"⏳ {name}: not attempted yet. Fill in the answer, or reveal the solution below.")
+        return False
+    try:
+        a = float(np.asarray(_to_numpy(answer), dtype=float))
+    except Exception:
+        return check_value(name, answer, expected, rtol=rtol, hint=hint)
+    if np.isfinite(a) and not math.isclose(a, expected, rel_tol=rtol):
+        for value, why in mistakes.items():
+            if math.isclose(a, value, rel_tol=max(rtol, 1e-9)):
+                return _say(False, name, f"{why}. {hint}".strip())
+    return check_value(name, answer, expected, rtol=rtol, hint=hint)
+
+
+def check_pixels_per_image(answer: Any) -> bool:
+    """Notebook 00: how many numbers describe one MNIST image (a 28 × 28 grid of grey values)."""
+    return _check_number("numbers per MNIST image", answer, 28 * 28, {
+        28: "that is one side of the image; the image has 28 rows of 28 values each",
+        56: "28 + 28 counts the sides; every cell of the 28 × 28 grid holds a value",
+    }, 0, "Count the cells of the grid: one grey value per cell.")
+
+
+def check_ball_fraction_5d(answer: Any) -> bool:
+    """Notebook 01: the fraction of the cube [-1, 1]^5 inside its inscribed unit ball."""
+    d = 5
+    ball = math.pi ** (d / 2) / math.gamma(d / 2 + 1)
+    return _check_number("ball fraction in d = 5", answer, ball / 2 ** d, {
+        ball: "that is the ball's volume; divide by the cube's volume 2^d for the fraction",
+        math.pi ** (d / 2) / math.gamma(d / 2) / 2 ** d: "the Gamma function takes d/2 + 1, not d/2",
+        math.pi ** (d / 2) / math.gamma(d / 2 + 1) / d ** 2: "the cube [-1, 1]^d has side 2: its volume is 2^d",
+    }, 1e-4, "π^(d/2) / Γ(d/2 + 1) is the volume of the unit ball; the cube [-1, 1]^d has side 2.")
+
+
+def check_log10_binary_images(answer: Any) -> bool:
+    """Notebook 01: log10 of the number of 28 × 28 images whose pixels are black or white."""
+    n = 28 * 28
+    return _check_number("log10 of the number of binary 28×28 images", answer, n * math.log10(2), {
+        float(n): "that is the base-2 logarithm (the number of bits); the question asks for base 10",
+        n * math.log(2): "that is the natural logarithm; the question asks for base 10",
+        28 * math.log10(2): "every one of the 28 × 28 pixels chooses, not only 28 of them",
+        n * math.log10(256): "that counts 256 grey levels; here each pixel has only 2 values",
+        2.0 ** n: "that is the count itself; give its base-10 logarithm",
+    }, 1e-6, "Each pixel independently takes one of 2 values; the log of a product is the sum of the logs.")
+
+
+def _r2_parts(emb, t):
+    """The unrolling score (R² of ``t`` regressed on ``emb`` with an intercept) and the values of the
+    realistic mistakes, each as ``{why: value}``."""
+    e, t = np.asarray(emb, dtype=float), np.asarray(t, dtype=float)
+    tc, ec = t - t.mean(), e - e.mean(0)
+    res = tc - ec @ np.linalg.lstsq(ec, tc, rcond=None)[0]
+    r2 = 1 - res @ res / (tc @ tc)
+    res0 = t - e @ np.linalg.lstsq(e, t, rcond=None)[0]                # no intercept
+    r_axis = np.array([np.corrcoef(e[:, a], t)[0, 1] for a in range(e.shape[1])])
+    rank = lambda v: np.argsort(np.argsort(v))                          # noqa: E731
+    rho_axis = np.array([np.corrcoef(rank(e[:, a]), rank(t))[0, 1] for a in range(e.shape[1])])
+    return float(r2), {
+        "that is the best single axis (max |correlation|²): it changes when the picture is rotated; "
+        "regress t on all embedding coordinates together": float(np.max(r_axis ** 2)),
+        "that is the best single axis's |correlation|: it changes when the picture is rotated": float(np.max(np.abs(r_axis))),
+        "that is the old per-axis |Spearman ρ|: it changes when the picture is rotated": float(np.max(np.abs(rho_axis))),
+        "that is R (a correlation), not R²: square it": float(np.sqrt(max(r2, 0))),
+        "the fit has no intercept and the total is not centred: fit t ≈ a + emb·w and divide by "
+        "Σ(t − mean t)²": float(1 - res0 @ res0 / (t @ t)),
+        "the fit has no intercept: fit t ≈ a + emb·w (or centre t and the embedding first)":
+            float(1 - res0 @ res0 / (tc @ tc)),
+        "the total sum of squares is not centred: divide by Σ(t − mean t)², not Σ t²": float(1 - res @ res / (t @ t)),
+        "that adds the per-axis r²: it equals R² only when the axes are uncorrelated": float(np.sum(r_axis ** 2)),
+        "that is the fraction of variance left unexplained (1 − R²)": float(1 - r2),
+    }
+
+
+def _unrolling_cases() -> list[tuple]:
+    rng = np.random.default_rng(16)
+    cases = []
+    for n, d, offset in ((300, 2, 10.0), (400, 2, 4.7), (250, 3, -3.0)):
+        t = offset + 3 * rng.random(n)
+        z = np.column_stack([t + 0.3 * rng.standard_normal(n), rng.standard_normal((n, d - 1))])
+        mix = np.linalg.qr(rng.standard_normal((d, d)))[0] @ np.diag(rng.uniform(0.5, 2.0, d))
+        cases.append((z @ mix + rng.normal(5.0, 1.0, d), t))                 # turned, stretched, shifted
+    t = 9.0 + 2 * rng.random(300)                                           # a curved, partly unrolled picture
+    cases.append((np.column_stack([np.cos(t), np.sin(t)]) * (1 + 0.1 * t[:, None]) + 2.0, t))
+    return cases
+
+
+def check_unrolling_score(fn: Callable | None) -> bool:
+    """Notebook 02: ``fn(emb, t)`` returns the rotation-invariant unrolling score of the embedding
+    ``emb`` (N, d numpy) for the true coordinate ``t`` (N,): R² of the least-squares fit t ≈ a + emb·w."""
+    def reference(emb, t):
+        want, mistakes = _r2_parts(emb, t)
+        return np.asarray(want), {why: np.asarray(v) for why, v in mistakes.items()}, 1e-6
+    return _check_with_mistakes(
+        "rotation-invariant unrolling score", fn, _unrolling_cases(), reference, 1e-5,
+        "Hint: fit t on [1, emb] by least squares (np.linalg.lstsq, or sklearn's LinearRegression), then "
+        "R² = 1 − Σ residual² / Σ(t − mean t)².")
+
+
+def _loss_cases():
+    import torch
+
+    g = torch.Generator().manual_seed(4)
+    return [(torch.rand(8, 784, generator=g), torch.rand(8, 784, generator=g)),
+            (torch.rand(3, 12, generator=g), torch.rand(3, 12, generator=g)),
+            (torch.full((2, 5), 0.9), torch.zeros(2, 5))]
+
+
+def _loss_reference(x_hat, x):
+    d = (np.asarray(_to_numpy(x_hat), dtype=float) - np.asarray(_to_numpy(x), dtype=float))
+    xh, xx = np.clip(_to_numpy(x_hat), 1e-7, 1 - 1e-7).astype(float), np.asarray(_to_numpy(x), dtype=float)
+    return np.asarray(np.mean(d ** 2)), {
+        "that is the SUM of squared errors: the lesson's loss is the mean over pixels and images": np.asarray(np.sum(d ** 2)),
+        "that sums over the pixels of each image (squared error per image): take the mean over pixels too":
+            np.asarray(np.mean(np.sum(d ** 2, axis=1))),
+        "that is the root of the mean squared error: leave out the square root": np.asarray(np.sqrt(np.mean(d ** 2))),
+        "that is the mean absolute error: square the differences": np.asarray(np.mean(np.abs(d))),
+        "the differences are not squared: positive and negative errors cancel": np.asarray(np.mean(d)),
+        "that is binary cross-entropy; this lesson's loss is the mean squared error":
+            np.asarray(-np.mean(xx * np.log(xh) + (1 - xx) * np.log(1 - xh))),
+    }, 1e-6
+
+
+def check_reconstruction_loss(fn: Callable | None) -> bool:
+    """Notebook 04: ``fn(x_hat, x)`` returns the reconstruction loss, the mean squared error over
+    every pixel of every image (a scalar tensor), for ``x_hat`` and ``x`` of shape (N, D)."""
+    return _check_with_mistakes("reconstruction loss", fn, _loss_cases(), _loss_reference, 1e-5,
+                                "Hint: ((x_hat - x) ** 2).mean()")
+
+
+def _step_setup(seed: int):
+    """A tiny autoencoder, its SGD optimiser with stale gradients from an earlier batch, an input
+    batch and a different target (a noisy input and its clean image)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):            # the learner's random state is left alone
+        torch.manual_seed(seed)
+        model = torch.nn.Sequential(torch.nn.Linear(12, 4), torch.nn.ReLU(), torch.nn.Linear(4, 12), torch.nn.Sigmoid())
+    target = torch.rand(6, 12, generator=g)
+    x_in = (target + 0.3 * torch.randn(6, 12, generator=g)).clamp(0, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    stale = torch.rand(6, 12, generator=g)
+    ((model(stale) - stale.flip(0)) ** 2).mean().backward()          # gradients left from an earlier step
+    return model, opt, x_in, target
+
+
+def _step_outcome(model, returned) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        params = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double().numpy()
+    return np.concatenate([[float(np.asarray(_to_numpy(returned), dtype=float))], params])
+
+
+def _step_variant(seed: int, *, target_is_input=False, reduce="mean", zero_grad=True, step=True):
+    import torch
+
+    model, opt, x_in, target = _step_setup(seed)
+    if zero_grad:
+        opt.zero_grad()
+    x_hat = model(x_in)
+    sq = (x_hat - (x_in if target_is_input else target)) ** 2
+    loss = sq.sum() if reduce == "sum" else sq.mean()
+    loss.backward()
+    if step:
+        opt.step()
+    return _step_outcome(model, loss.detach())
+
+
+def check_train_step(fn: Callable | None) -> bool:
+    """Notebook 04: ``fn(model, optimizer, x_in, target)`` performs ONE training step — clear the old
+    gradients, reconstruct ``x_in``, the mean squared error against ``target``, back-propagate, step —
+    and returns that loss (a number or a scalar tensor). The check runs it on a tiny network with an
+    SGD optimiser that still holds gradients from an earlier batch, with ``x_in`` a noisy copy of
+    ``target``, and compares the loss and every parameter after the step with the right step."""
+    name = "one training step"
+    if not_attempted(fn):
+        print(f"⏳ {name}: not attempted yet. Write the function, or reveal the solution below.")
+        return False
+    for seed in (0, 1):
+        model, opt, x_in, target = _step_setup(seed)
+        before = _step_outcome(model, 0.0)[1:]
+        try:
+            returned = fn(model, opt, x_in, target)
+        except NotImplementedError:
+            print(f"⏳ {name}: not attempted yet (NotImplementedError). Reveal the solution below if stuck.")
+            return False
+        except Exception as err:  # the learner's code may raise anything
+            return _say(False, name, f"raised {type(err).__name__}: {err}.")
+        if returned is None or returned is Ellipsis:
+            print(f"⏳ {name}: not attempted yet, or the step does not return the loss (returned {returned!r}).")
+            return False
+        try:
+            got = _step_outcome(model, returned)
+        except Exception:
+            return _say(False, name, f"return the loss as a number or a scalar tensor, got {type(returned).__name__}.")
+        want = _step_variant(seed)
+        if np.allclose(got, want, rtol=1e-5, atol=1e-7):
+            continue
+        if np.allclose(got[1:], before, rtol=0, atol=0):
+            return _say(False, name, "the parameters did not change: call optimizer.step() after loss.backward() "
+                                     "(and optimizer.zero_grad() before backward, not after it).")
+        for why, kw in (("the loss compares the output with the network's input; compare it with the "
+                         "target (here the input is a noisy copy of the target)", {"target_is_input": True}),
+                        ("the loss is a sum: the lesson's loss is the mean over pixels and images (a sum "
+                         "makes each step hundreds of times larger)", {"reduce": "sum"}),
+                        ("gradients of an earlier step were added to this one: call optimizer.zero_grad() "
+                         "before loss.backward()", {"zero_grad": False})):
+            if np.allclose(got, _step_variant(seed, **kw), rtol=1e-5, atol=1e-7):
+                return _say(False, name, why + ".")
+        if np.allclose(got[1:], want[1:], rtol=1e-5, atol=1e-7):
+            return _say(False, name, "the step is right but the returned number is not this step's loss "
+                                     "(return the loss computed before optimizer.step()).")
+        return _say(False, name, "the parameters after the step differ from one step of the mean squared error "
+                                 "against the target. Hint: zero_grad, forward, loss, backward, step.")
+    return _say(True, name, "the loss and every parameter after the step match the right step (2 test networks).")

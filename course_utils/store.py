@@ -20,7 +20,7 @@ from .device import one_thread
 from .recipes import Recipe
 
 __all__ = ["trained", "training_data", "swiss_roll_autoencoder", "latent_model", "latent_models",
-           "linear_model", "pca_fit", "latent_curve", "dae_model", "dae_steps", "pca_denoiser",
+           "linear_model", "tsne_of_codes", "pca_fit", "latent_curve", "dae_model", "dae_steps", "pca_denoiser",
            "denoisers", "compression_model", "compression_models", "compression_test_images",
            "compression_curve", "curve_dae", "curve_daes", "swiss_roll_reconstructor"]
 
@@ -117,6 +117,29 @@ def latent_models(sizes: Sequence[int] | None = None, progress: bool = False) ->
 def linear_model(code_size: int = 16, progress: bool = False):
     """``(model, info)``: the linear autoencoder of notebook 04 (:func:`recipes.linear`)."""
     return trained(recipes.linear(code_size), progress)
+
+
+def tsne_of_codes(code_size: int = 32) -> dict:
+    """Notebook 04: t-SNE of the ``code_size``-number codes (latent-family model) of the test images
+    of notebook 03's maps (:func:`manifolds.mnist_tsne_images`), with the settings of 03's map
+    :func:`manifolds.mnist_tsne` (perplexity 30, PCA start, seed 0, same iterations), cached:
+    ``{"embedding" (n, 2), "labels" (n,), "kl_divergence", "trustworthiness" (against the codes),
+    "knn_accuracy"}``."""
+    recipe = recipes.latent(code_size)
+    cfg = {"n": config.size("tsne_points"), "data_seed": 0, "perplexity": 30, "seed": 0, "init": "pca",
+           "iterations": config.size("tsne_iterations"), "score_neighbours": manifolds.SCORE_NEIGHBOURS,
+           "encoder": recipe.key()}
+
+    def compute():
+        model, _ = trained(recipe)
+        x, y = manifolds.mnist_tsne_images()
+        with torch.no_grad():
+            codes = model.encode(x).numpy()               # trained() serves models on the CPU
+        ts = manifolds.run_tsne(codes, 30, 0, cfg["iterations"], "pca")
+        return {"embedding": ts.embedding_, "labels": y.numpy(), "kl_divergence": float(ts.kl_divergence_),
+                **manifolds.embedding_scores(codes, ts.embedding_, labels=y.numpy())}
+
+    return results.load_or_compute("mnist_tsne_codes", compute, cfg)
 
 
 def pca_fit(n_train: int | None = None, seed: int = 0) -> dict:

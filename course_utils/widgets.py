@@ -148,7 +148,8 @@ def manifold_neighbours(method: str = "isomap", n_neighbors: int = 8) -> tuple[F
     different turns, drawn red) and the ``method`` (``"isomap"`` or ``"lle"``) embedding with
     ``n_neighbors`` neighbours, coloured by the roll parameter, from the cached sweep
     :func:`course_utils.manifolds.swiss_roll_sweep`. Returns ``(fig, numbers)`` with
-    ``short_circuits``, ``trustworthiness`` and ``spearman`` (|rank correlation| with the roll)."""
+    ``short_circuits``, ``trustworthiness`` and ``unrolling`` (R² of the roll parameter regressed on
+    the embedding, :func:`course_utils.manifolds.unrolling_score`)."""
     _one_of(method, ("isomap", "lle"), "method")
     _one_of(n_neighbors, manifolds.SWISS_NEIGHBOURS, "n_neighbors")
     sweep = manifolds.swiss_roll_sweep(method)
@@ -156,9 +157,9 @@ def manifold_neighbours(method: str = "isomap", n_neighbors: int = 8) -> tuple[F
     x, t = manifolds.swiss_roll()
     numbers = {"n_neighbors": int(n_neighbors), "short_circuits": int(sweep["short_circuits"][i]),
                "trustworthiness": float(sweep["trustworthiness"][i]),
-               "spearman": float(sweep["spearman"][i])}
+               "unrolling": float(sweep["unrolling"][i])}
     title = (f"{'Isomap' if method == 'isomap' else 'LLE'}, k={n_neighbors}: "
-             f"trust {numbers['trustworthiness']:.3f}, |ρ| {numbers['spearman']:.2f}")
+             f"trust {numbers['trustworthiness']:.3f}, unrolling R² {numbers['unrolling']:.2f}")
     fig = plotting.draw_neighbour_graph(x, t, manifolds.short_circuits(x, t, int(n_neighbors)),
                                         sweep["embeddings"][i], int(n_neighbors), title)
     return fig, numbers

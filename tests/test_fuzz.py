@@ -193,6 +193,9 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "manifolds.swiss_roll_tangents": lambda: dict(t=_roll()["t"], std=np.array([1.0, 2.0, 3.0])),
     "manifolds.run_tsne": lambda: dict(x=_roll()["x"], perplexity=5, seed=0, n_iter=250, init="pca"),
     "manifolds.mnist_tsne_points": lambda: dict(seed=0),
+    "manifolds.mnist_tsne_images": lambda: dict(seed=0),
+    "manifolds.unrolling_score": lambda: dict(emb=_roll()["x"][:, :2], t=_roll()["t"]),
+    "manifolds.axis_spearman": lambda: dict(emb=_roll()["x"][:, :2], t=_roll()["t"]),
     # plotting
     "plotting.to_numpy": lambda: dict(x=_images(2)),
     "plotting.mosaic": lambda: dict(images=_images(3), gap=2, fill=1.0),

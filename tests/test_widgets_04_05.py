@@ -104,15 +104,6 @@ def test_pca_fit_is_a_real_pca(small_family):
         store.pca_fit(n_train=1)
 
 
-def test_check_pca_error_accepts_right_rejects_wrong(capsys):
-    ev = np.sort(np.random.default_rng(0).random(784))[::-1]
-    assert exercises.check_pca_error(ev[8:].sum() / 784, ev, 8)
-    assert not exercises.check_pca_error(ev[:8].sum() / 784, ev, 8)    # the kept variance
-    assert not exercises.check_pca_error(ev[8:].sum(), ev, 8)          # a sum, not per pixel
-    assert not exercises.check_pca_error(None, ev, 8)
-    assert "not yet" in capsys.readouterr().out
-
-
 def test_check_code_interpolation_accepts_right_rejects_wrong(capsys):
     torch.manual_seed(0)
     m = models.autoencoder(4, hidden=(16,))
@@ -183,3 +174,19 @@ def test_store_reads_the_notebooks_own_training_images_and_never_a_changed_copy(
     assert torch.equal(seen[-1], data.load_mnist("train", n=config.size("mnist_train"), seed=0)[0])
     # the cached PCA is the PCA of the unchanged images, not of the halved ones
     assert float(torch.as_tensor(p["mean"]).sum()) == pytest.approx(float(seen[-1].mean(0).sum()), rel=1e-5)
+
+
+def test_tsne_of_codes_maps_notebook_03s_images_with_its_settings(small_family, monkeypatch):
+    sizes = dict(config.SIZES)
+    sizes.update({"tsne_points": (200, 200), "tsne_iterations": (500, 500)})
+    monkeypatch.setattr(config, "SIZES", sizes)
+    from course_utils import manifolds
+
+    first = store.tsne_of_codes(32)
+    x, y = manifolds.mnist_tsne_images()
+    assert first["embedding"].shape == (200, 2) and np.array_equal(first["labels"], y.numpy())
+    assert np.array_equal(manifolds.mnist_tsne_points()[1], first["labels"])    # the same images as 03's map
+    assert first["knn_accuracy"] > 0.3 and 0.5 < first["trustworthiness"] <= 1
+    files = set(small_family.iterdir())
+    again = store.tsne_of_codes(32)
+    assert set(small_family.iterdir()) == files and np.array_equal(again["embedding"], first["embedding"])
