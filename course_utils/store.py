@@ -128,7 +128,7 @@ def tsne_of_codes(code_size: int = 32) -> dict:
     recipe = recipes.latent(code_size)
     cfg = {"n": config.size("tsne_points"), "data_seed": 0, "perplexity": 30, "seed": 0, "init": "pca",
            "iterations": config.size("tsne_iterations"), "score_neighbours": manifolds.SCORE_NEIGHBOURS,
-           "encoder": recipe.key()}
+           "pca_start": manifolds.TSNE_PCA_START_VERSION, "encoder": recipe.key()}
 
     def compute():
         model, _ = trained(recipe)
