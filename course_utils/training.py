@@ -172,6 +172,7 @@ def fit(
     y_train: torch.Tensor | None = None,
     lr_schedule: str = "constant",
     on_epoch: Callable[[int, nn.Module, "History"], None] | None = None,
+    code_l1: float = 0.0,
 ) -> History:
     """Train ``model`` to reconstruct ``x_train`` (N, D); return a :class:`History`.
 
@@ -202,6 +203,9 @@ def fit(
             reaches the end of its schedule when its time is up.
         on_epoch: called as ``on_epoch(epoch, model, history)`` after each epoch (``epoch`` from 1),
             e.g. to record measurements of a long run as it goes; training resumes after it returns.
+        code_l1: a number >= 0; when > 0 the model must have ``encode``/``decode`` and the loss
+            becomes ``loss(decode(z), target) + code_l1 · mean |z|`` with ``z = encode(input)``
+            (a sparse autoencoder, notebook 07); ``train_loss`` includes the penalty.
 
     Raises:
         ValueError: a bad argument, or a training loss that is not finite: training stops at the
@@ -247,6 +251,11 @@ def fit(
         raise ValueError(f"unknown lr_schedule {lr_schedule!r}; expected 'constant' or 'cosine'")
     if on_epoch is not None and not callable(on_epoch):
         raise ValueError(f"on_epoch must be None or a function (epoch, model, history), got {on_epoch!r}")
+    if (isinstance(code_l1, bool) or not isinstance(code_l1, (int, float)) or not math.isfinite(code_l1)
+            or code_l1 < 0):
+        raise ValueError(f"code_l1 must be a finite number >= 0, got {code_l1!r}")
+    if code_l1 and not (callable(getattr(model, "encode", None)) and callable(getattr(model, "decode", None))):
+        raise ValueError("code_l1 > 0 needs a model with encode and decode (a penalty on its code)")
     corrupt = make_corruptor(noise)
     user_noise = callable(noise)
 
@@ -290,10 +299,16 @@ def fit(
                 if corrupt is not None:
                     xb = corrupt(xb, gen)
                 with _autocast(dev, amp):
-                    out = model(xb)
+                    if code_l1:
+                        code = model.encode(xb)
+                        out = model.decode(code)
+                    else:
+                        out = model(xb)
                 if step == 0:
                     _check_output(out, tb, "first training batch")
                 batch_loss = loss_fn(out.float(), tb)
+                if code_l1:
+                    batch_loss = batch_loss + code_l1 * code.float().abs().mean()
                 window.append(batch_loss.detach())
                 if len(window) == check_every:
                     _check_finite_loss(window, step - len(window) + 1, epoch, lr)
