@@ -453,88 +453,73 @@ def _not_yet(name: str) -> bool:
     return False
 
 
-def check_greedy_layer(fn: Callable | None, frozen, x, width: int, epochs: int = 1) -> bool:
+def check_greedy_layer(fn: Callable | None, x, widths=(64, 16), epochs: int = 1) -> bool:
     """Notebook 05: ``fn(frozen, x, width, epochs)`` trains ONE new layer greedily and returns its
     encoder: a one-hidden-layer autoencoder ``codes → width → codes`` trained on the codes
-    ``frozen(x)`` of the layers below (``frozen``: an ``nn.Module``, images (N, 784) → codes (N, d),
-    left unchanged), and its encoder (an ``nn.Module`` mapping (N, d) → (N, width)) returned.
+    ``frozen(x)`` of the layers below (``frozen``: an ``nn.Module``, images (N, D) → codes (N, d),
+    left unchanged), its encoder (an ``nn.Module`` (N, d) → (N, width)) returned.
 
-    Rejected, each with its own reason: training on the raw pixels instead of the codes, changing
-    the frozen layers, returning the decoder (or the whole autoencoder), and an untrained layer.
+    The check builds a stack of ``len(widths)`` layers with it on the images ``x`` (N, D): the first
+    layer on the pixels (``frozen`` = ``nn.Identity()``), each next one on the codes of the layers
+    returned so far. Rejected, each with its own reason: training on the raw pixels instead of the
+    codes, changing the frozen layers, and returning the decoder (or the whole autoencoder).
     """
     import torch
 
     name = "one greedy layer"
     if not_attempted(fn):
         return _not_yet(name)
-    if not isinstance(frozen, torch.nn.Module) or not isinstance(x, torch.Tensor) or x.dim() != 2:
-        raise ValueError("check_greedy_layer needs the frozen layers (an nn.Module) and images x (N, D)")
-    before = {k: v.detach().clone() for k, v in frozen.state_dict().items()}
-    with torch.no_grad():
-        codes = frozen(x)
-    d = codes.shape[1]
-    out, problem = _call(fn, (frozen, x, width, epochs))
-    if problem == "not attempted":
-        return _not_yet(name)
-    if problem:
-        return _say(False, name, problem + ".")
-    after = frozen.state_dict()
-    if any(not torch.equal(before[k], after[k].detach().cpu().to(before[k].dtype)) for k in before):
-        frozen.load_state_dict(before)          # put the lesson's layers back as they were
-        return _say(False, name, "the frozen layers changed: greedy pretraining trains only the NEW layer "
-                                 "(compute the codes once under torch.no_grad(), give the optimiser only "
-                                 "the new autoencoder's parameters).")
-    if not isinstance(out, torch.nn.Module):
-        return _say(False, name, f"expected the new layer's encoder (an nn.Module), got {type(out).__name__}.")
-    out = out.cpu().eval()
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 or len(x) < 100:
+        raise ValueError("check_greedy_layer needs images x of shape (N, D) with N >= 100")
+    x = x.detach().cpu().float()
+    stack: list[torch.nn.Module] = []
+    for width in widths:
+        frozen = torch.nn.Sequential(*stack) if stack else torch.nn.Identity()
+        before = {k: v.detach().clone() for k, v in frozen.state_dict().items()}
+        with torch.no_grad():
+            codes = frozen(x)
+        d = codes.shape[1]
+        out, problem = _call(fn, (frozen, x, width, epochs))
+        if problem == "not attempted":
+            return _not_yet(name)
+        if problem:
+            return _say(False, name, problem + ".")
+        after = frozen.state_dict()
+        if any(not torch.equal(before[k], after[k].detach().cpu().to(before[k].dtype)) for k in before):
+            return _say(False, name, "the frozen layers changed: greedy pretraining trains only the NEW layer "
+                                     "(compute the codes once under torch.no_grad(), give the optimiser only "
+                                     "the new autoencoder's parameters).")
+        if not isinstance(out, torch.nn.Module):
+            return _say(False, name, f"expected the new layer's encoder (an nn.Module), got {type(out).__name__}.")
+        out = out.cpu().eval()
 
-    def maps(inp, width_out):
-        try:
-            with torch.no_grad():
-                y = out(inp)
-        except Exception:
-            return None
-        return y if isinstance(y, torch.Tensor) and y.shape == (len(inp), width_out) else None
+        def maps(inp, width_out):
+            try:
+                with torch.no_grad():
+                    y = out(inp)
+            except Exception:
+                return None
+            return y if isinstance(y, torch.Tensor) and y.shape == (len(inp), width_out) else None
 
-    probe = codes[:64].cpu()
-    y = maps(probe, width)
-    if y is None:
-        if maps(x[:64].cpu(), width) is not None:
-            return _say(False, name, f"your layer reads {x.shape[1]} raw pixels: greedy training of this "
-                                     f"layer uses the {d}-number CODES of the frozen layers below, frozen(x).")
-        if maps(torch.rand(64, width), d) is not None:
-            return _say(False, name, f"you returned the decoder (width → {d}); return the encoder, the half "
-                                     "that is stacked on the layers below.")
-        if maps(probe, d) is not None:
-            return _say(False, name, f"your module maps the codes back to {d} numbers: that is the whole "
-                                     "autoencoder; return only its encoder (codes → width).")
-        return _say(False, name, f"the returned encoder must map codes (N, {d}) to (N, {width}).")
-    # trained as an autoencoder of the codes: its output must keep what is needed to rebuild them,
-    # far better than an untrained layer of the same shape (judged with a least-squares read-out)
-    def rebuild_error(h):
-        a = torch.cat([h, torch.ones(len(h), 1)], 1).double()
-        c = codes.cpu().double()
-        sol = torch.linalg.lstsq(a, c).solution
-        return float(((a @ sol - c) ** 2).mean() / c.var(0).mean())
-
-    with torch.no_grad():
-        h = out(codes.cpu())
-    if not torch.isfinite(h).all():
-        return _say(False, name, "the new layer's output contains NaN or infinity.")
-    if float(h.std(0).mean()) < 1e-4:
-        return _say(False, name, "the new layer's output is (almost) the same for every image: it was not "
-                                 "trained to reconstruct the codes (call the training, e.g. training.fit, on "
-                                 "the codes, with the codes as targets).")
-    torch.manual_seed(0)
-    untrained = torch.nn.Sequential(torch.nn.Linear(d, width), torch.nn.Sigmoid())
-    with torch.no_grad():
-        torch.nn.init.normal_(untrained[0].weight, 0.0, 0.01)
-        torch.nn.init.zeros_(untrained[0].bias)
-        base = rebuild_error(untrained(codes.cpu()))
-    if rebuild_error(h) > 0.9 * base:
-        return _say(False, name, "the new layer keeps no more of the codes than an untrained one: train it as "
-                                 "an autoencoder codes → width → codes (input AND target: the codes).")
-    return _say(True, name, f"a {d} → {width} encoder trained on the frozen codes, the layers below unchanged.")
+        if maps(codes[:64], width) is None:
+            if d != x.shape[1] and maps(x[:64], width) is not None:
+                return _say(False, name, f"your layer reads the {x.shape[1]} raw pixels: greedy training of a "
+                                         f"layer uses the {d}-number CODES of the frozen layers below, frozen(x).")
+            if maps(torch.rand(64, width), d) is not None:
+                return _say(False, name, f"you returned the decoder (width → {d}); return the encoder, the half "
+                                         "that is stacked on the layers below.")
+            if maps(codes[:64], d) is not None:
+                return _say(False, name, f"your module maps its input back to {d} numbers: that is the whole "
+                                         "autoencoder; return only its encoder (codes → width).")
+            return _say(False, name, f"the returned encoder must map codes (N, {d}) to (N, {width}).")
+        with torch.no_grad():
+            h = out(codes)
+        if not torch.isfinite(h).all():
+            return _say(False, name, "the new layer's output contains NaN or infinity.")
+        for p in out.parameters():
+            p.requires_grad_(False)
+        stack.append(out)
+    return _say(True, name, f"a stack of {len(widths)} greedy layers, each trained on the frozen codes below it.")
 
 
 def check_corruption(fn: Callable | None, sigma: float = 0.3) -> bool:
