@@ -287,29 +287,6 @@ def check_straight_through(fn: Callable | None, reference: Callable, bits=(1, 2,
     return _say(True, name, f"rounds like the reference and passes the gradient through, bits {tuple(bits)}.")
 
 
-# --- notebook 06: denoising autoencoder --------------------------------------------------------------
-
-def _saturated_reference(z, threshold=0.01) -> float:
-    z = np.asarray(_to_numpy(z), dtype=float)
-    s = 1.0 / (1.0 + np.exp(-z))
-    return float(np.mean(s * (1.0 - s) < threshold))
-
-
-def check_saturated_fraction(fn: Callable | None) -> bool:
-    """Notebook 06: ``fn(z, threshold)`` returns the fraction of pre-activations ``z`` (a tensor of
-    any shape) whose sigmoid slope σ'(z) = σ(z)(1 - σ(z)) is below ``threshold``."""
-    import torch
-
-    g = torch.Generator().manual_seed(6)
-    cases = [(torch.zeros(10), 0.01), (torch.tensor([-10.0, -4.0, 0.0, 4.0, 10.0]), 0.01),
-             (16 * torch.randn(300, 50, generator=g), 0.01), (torch.randn(1000, generator=g), 0.2),
-             (3 * torch.randn(64, 64, generator=g), 0.05)]
-    return check_function("fraction of saturated sigmoid units", fn, _saturated_reference, cases,
-                          rtol=1e-6, atol=1e-9,
-                          hint="Compute s = torch.sigmoid(z), then the mean of (s * (1 - s) < threshold) "
-                               "as a float.")
-
-
 # --- notebook 08: learning the manifold ------------------------------------------------------------
 
 def _tweedie_1d_parts(x, means, weights, s, sigma):
@@ -516,8 +493,6 @@ def check_greedy_layer(fn: Callable | None, x, widths=(64, 16), epochs: int = 1)
             h = out(codes)
         if not torch.isfinite(h).all():
             return _say(False, name, "the new layer's output contains NaN or infinity.")
-        for p in out.parameters():
-            p.requires_grad_(False)
         stack.append(out)
     return _say(True, name, f"a stack of {len(widths)} greedy layers, each trained on the frozen codes below it.")
 
