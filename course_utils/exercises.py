@@ -598,10 +598,10 @@ def check_dae_step(fn: Callable | None, sigma: float = 0.3) -> bool:
             if float(noise.abs().max()) < 1e-6:
                 return _say(False, name, "the model was fed the clean batch: a DAE's input is the corrupted "
                                          "image, x_clean + σ·N(0, 1).")
-            if abs(float(noise.std()) - sigma) > 0.05 * sigma:
-                return _say(False, name, "the input's noise does not have standard deviation σ = 0.3.")
             if float(inp.min()) >= 0 and float(inp.max()) <= 1:
                 return _say(False, name, "the noisy input is clipped to [0, 1]; the seminar does not clip it.")
+            if abs(float(noise.std()) - sigma) > 0.05 * sigma:
+                return _say(False, name, "the input's noise does not have standard deviation σ = 0.3.")
             now = [p.detach() for p in model.parameters()]
             before = [params[k] for k in params]
             moved = [b - a for a, b in zip(now, before)]     # = lr · (gradient used)

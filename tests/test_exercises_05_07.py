@@ -113,7 +113,7 @@ def _in_place(x):
     (lambda x: x + 0.09 * torch.randn_like(x), "σ² = 0.09"),                       # σ² as the scale
     (lambda x: x + 0.3 ** 0.5 * torch.randn_like(x), "as the variance"),            # σ taken as the variance
     (lambda x: (x + 0.3 * torch.randn_like(x)).clamp(0, 1), "clipped"),             # clamps, the seminar does not
-    (lambda x: x + 0.3 * torch.randn(len(x), 1), "one noise value per image"),      # per-image scalar noise
+    (lambda x: x + 0.3 * torch.randn(len(x), 1), "one noise value for all its pixels"),  # per-image scalar noise
     (lambda x: x + 0.3 * 3 ** 0.5 * (2 * torch.rand_like(x) - 1), "not Gaussian"),  # uniform of the same spread
     (_seeded, "same noise"), (_in_place, "in place"), (lambda x: x.clone(), "no noise"),
     (lambda x: x[:10], "shape"),
@@ -196,7 +196,7 @@ def test_recipe_fields_added_later_keep_the_old_cache_keys():
 
 def test_fit_code_l1_shrinks_the_code(images):
     sizes = []
-    for l1 in (0.0, 0.05):
+    for l1 in (0.0, 0.2):
         torch.manual_seed(0)
         m = Autoencoder((784, 32, 8), code_activation="relu", init="kaiming")
         training.fit(m, images, epochs=3, batch_size=50, lr=3e-3, progress=False, device="cpu", code_l1=l1)
