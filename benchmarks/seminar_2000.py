@@ -72,6 +72,8 @@ def run(epochs: int = 2000, every: int = 10, device: str | None = None, out: Pat
         record["saturated"].append(saturation(net.eval(), noisy[:1000].to(next(net.parameters()).device)))
         record["seconds"].append(round(time.perf_counter() - start, 1))
         record["epochs_done"] = epoch
+        record["status"] = "complete" if epoch == epochs else f"partial: {epoch} of {epochs} epochs"
+        record["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         _write(out, record)
         print(f"epoch {epoch:5d}: test MSE {record['test_mse'][-1]:.5f} (do nothing "
               f"{record['do_nothing_mse']:.5f}), saturated {['%.2f' % s for s in record['saturated'][-1]]}, "

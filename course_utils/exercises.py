@@ -275,29 +275,6 @@ def check_straight_through(fn: Callable | None, reference: Callable, bits=(1, 2,
     return _say(True, name, f"rounds like the reference and passes the gradient through, bits {tuple(bits)}.")
 
 
-# --- notebook 06: denoising autoencoder --------------------------------------------------------------
-
-def _saturated_reference(z, threshold=0.01) -> float:
-    z = np.asarray(_to_numpy(z), dtype=float)
-    s = 1.0 / (1.0 + np.exp(-z))
-    return float(np.mean(s * (1.0 - s) < threshold))
-
-
-def check_saturated_fraction(fn: Callable | None) -> bool:
-    """Notebook 06: ``fn(z, threshold)`` returns the fraction of pre-activations ``z`` (a tensor of
-    any shape) whose sigmoid slope σ'(z) = σ(z)(1 - σ(z)) is below ``threshold``."""
-    import torch
-
-    g = torch.Generator().manual_seed(6)
-    cases = [(torch.zeros(10), 0.01), (torch.tensor([-10.0, -4.0, 0.0, 4.0, 10.0]), 0.01),
-             (16 * torch.randn(300, 50, generator=g), 0.01), (torch.randn(1000, generator=g), 0.2),
-             (3 * torch.randn(64, 64, generator=g), 0.05)]
-    return check_function("fraction of saturated sigmoid units", fn, _saturated_reference, cases,
-                          rtol=1e-6, atol=1e-9,
-                          hint="Compute s = torch.sigmoid(z), then the mean of (s * (1 - s) < threshold) "
-                               "as a float.")
-
-
 # --- notebook 08: learning the manifold ------------------------------------------------------------
 
 def _tweedie_1d_parts(x, means, weights, s, sigma):
@@ -640,3 +617,225 @@ def check_train_step(fn: Callable | None) -> bool:
         return _say(False, name, "the parameters after the step differ from one step of the mean squared error "
                                  "against the target. Hint: zero_grad, forward, loss, backward, step.")
     return _say(True, name, "the loss and every parameter after the step match the right step (2 test networks).")
+
+
+# --- notebooks 05-07 (issue 16b): one greedy layer, the corruption, the DAE step ------------------
+# The expected behaviour lives here; feedback names the mistake, never the expected numbers.
+
+def _call(fn, args):
+    """``(result, None)`` or ``(None, message)``; ``message == "not attempted"`` for a stub."""
+    try:
+        out = fn(*args)
+    except NotImplementedError:
+        return None, "not attempted"
+    except Exception as err:  # the learner's code may raise anything
+        return None, f"raised {type(err).__name__}: {err}"
+    if out is None or out is Ellipsis:
+        return None, "not attempted"
+    return out, None
+
+
+def _not_yet(name: str) -> bool:
+    print(f"⏳ {name}: not attempted yet. Write the function, or reveal the solution below.")
+    return False
+
+
+def check_greedy_layer(fn: Callable | None, x, widths=(64, 16), epochs: int = 1) -> bool:
+    """Notebook 05: ``fn(frozen, x, width, epochs)`` trains ONE new layer greedily and returns its
+    encoder: a one-hidden-layer autoencoder ``codes → width → codes`` trained on the codes
+    ``frozen(x)`` of the layers below (``frozen``: an ``nn.Module``, images (N, D) → codes (N, d),
+    left unchanged), its encoder (an ``nn.Module`` (N, d) → (N, width)) returned.
+
+    The check builds a stack of ``len(widths)`` layers with it on the images ``x`` (N, D): the first
+    layer on the pixels (``frozen`` = ``nn.Identity()``), each next one on the codes of the layers
+    returned so far. Rejected, each with its own reason: training on the raw pixels instead of the
+    codes, changing the frozen layers, and returning the decoder (or the whole autoencoder).
+    """
+    import torch
+
+    name = "one greedy layer"
+    if not_attempted(fn):
+        return _not_yet(name)
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 or len(x) < 100:
+        raise ValueError("check_greedy_layer needs images x of shape (N, D) with N >= 100")
+    x = x.detach().cpu().float()
+    stack: list[torch.nn.Module] = []
+    for width in widths:
+        frozen = torch.nn.Sequential(*stack) if stack else torch.nn.Identity()
+        before = {k: v.detach().clone() for k, v in frozen.state_dict().items()}
+        with torch.no_grad():
+            codes = frozen(x)
+        d = codes.shape[1]
+        out, problem = _call(fn, (frozen, x, width, epochs))
+        if problem == "not attempted":
+            return _not_yet(name)
+        if problem:
+            return _say(False, name, problem + ".")
+        after = frozen.state_dict()
+        if any(not torch.equal(before[k], after[k].detach().cpu().to(before[k].dtype)) for k in before):
+            return _say(False, name, "the frozen layers changed: greedy pretraining trains only the NEW layer "
+                                     "(compute the codes once under torch.no_grad(), give the optimiser only "
+                                     "the new autoencoder's parameters).")
+        if not isinstance(out, torch.nn.Module):
+            return _say(False, name, f"expected the new layer's encoder (an nn.Module), got {type(out).__name__}.")
+        out = out.cpu().eval()
+
+        def maps(inp, width_out):
+            try:
+                with torch.no_grad():
+                    y = out(inp)
+            except Exception:
+                return None
+            return y if isinstance(y, torch.Tensor) and y.shape == (len(inp), width_out) else None
+
+        if maps(codes[:64], width) is None:
+            if d != x.shape[1] and maps(x[:64], width) is not None:
+                return _say(False, name, f"your layer reads the {x.shape[1]} raw pixels: greedy training of a "
+                                         f"layer uses the {d}-number CODES of the frozen layers below, frozen(x).")
+            if maps(torch.rand(64, width), d) is not None:
+                return _say(False, name, f"you returned the decoder (width → {d}); return the encoder, the half "
+                                         "that is stacked on the layers below.")
+            if maps(codes[:64], d) is not None:
+                return _say(False, name, f"your module maps its input back to {d} numbers: that is the whole "
+                                         "autoencoder; return only its encoder (codes → width).")
+            return _say(False, name, f"the returned encoder must map codes (N, {d}) to (N, {width}).")
+        with torch.no_grad():
+            h = out(codes)
+        if not torch.isfinite(h).all():
+            return _say(False, name, "the new layer's output contains NaN or infinity.")
+        stack.append(out)
+    return _say(True, name, f"a stack of {len(widths)} greedy layers, each trained on the frozen codes below it.")
+
+
+def check_corruption(fn: Callable | None, sigma: float = 0.3) -> bool:
+    """Notebook 06: ``fn(x)`` returns the seminar's corrupted input ``x + sigma · N(0, 1)``: fresh
+    Gaussian noise for every pixel of every image at each call, not clipped, ``x`` left unchanged.
+
+    Rejected, each with its own reason: σ² (or √σ) as the scale, clipping to [0, 1], one noise value
+    per image, uniform noise, the same noise at every call, no noise, and changing ``x`` in place.
+    """
+    import torch
+
+    name = "the seminar's corruption"
+    if not_attempted(fn):
+        return _not_yet(name)
+    g = torch.Generator().manual_seed(16)
+    x = torch.rand(400, 784, generator=g)
+    keep = x.clone()
+    outs = []
+    for _ in range(2):
+        out, problem = _call(fn, (x,))
+        if problem == "not attempted":
+            return _not_yet(name)
+        if problem:
+            return _say(False, name, problem + ".")
+        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+            return _say(False, name, f"expected a tensor of the input's shape {tuple(x.shape)}.")
+        outs.append(out.detach().double())
+    if not torch.equal(x, keep):
+        return _say(False, name, "your function changed its input x in place: the clean image is the "
+                                 "target, so it must stay clean (return x + noise, don't add into x).")
+    noise = outs[0] - x.double()
+    sd = float(noise.std())
+    if sd < 1e-6:
+        return _say(False, name, "no noise was added.")
+    if torch.equal(outs[0], outs[1]):
+        return _say(False, name, "both calls gave the same noise: each batch needs fresh noise "
+                                 "(don't reseed inside the function).")
+    if float(outs[0].min()) >= 0 and float(outs[0].max()) <= 1 and float((outs[0] == 0).double().mean()) > 0.01:
+        return _say(False, name, "the noisy images are clipped to [0, 1]; the seminar feeds x + noise as it is.")
+    if float(noise.std(1).mean()) < 1e-6:
+        return _say(False, name, "each image got one noise value for all its pixels: every pixel needs its own draw.")
+    if abs(sd - sigma ** 2) < 0.1 * sigma ** 2:
+        return _say(False, name, "the noise's standard deviation is σ² = 0.09: σ = 0.3 multiplies N(0, 1) "
+                                 "directly (it is the standard deviation, not the variance).")
+    if abs(sd - math.sqrt(sigma)) < 0.05 * math.sqrt(sigma):
+        return _say(False, name, "the noise's standard deviation is √0.3: you treated σ = 0.3 as the variance; "
+                                 "it is the standard deviation (multiply N(0, 1) by it).")
+    if abs(sd - sigma) > 0.03 * sigma or abs(float(noise.mean())) > 0.01:
+        return _say(False, name, "the noise does not have mean 0 and standard deviation σ = 0.3.")
+    tail = float((noise.abs() > 2 * sigma).double().mean())   # Gaussian: 4.6 %; uniform of that spread: 0 %
+    if tail < 0.02:
+        return _say(False, name, "the noise is not Gaussian (torch.rand draws uniform noise; use torch.randn).")
+    return _say(True, name, "fresh Gaussian noise of the right size on every pixel, unclipped.")
+
+
+def check_dae_step(fn: Callable | None, sigma: float = 0.3) -> bool:
+    """Notebook 06: ``fn(model, opt, x_clean)`` does one denoising step and returns the loss (a float):
+    input ``x_clean + sigma · N(0, 1)`` (not clipped), output ``model(input)``, loss the MSE between
+    the output and the CLEAN batch, then ``zero_grad``, ``backward``, ``step``.
+
+    The check runs it on a small sigmoid network with plain SGD, records what the model was fed and
+    compares the update with the gradient of the right loss. Rejected, each with its own reason: the
+    noisy batch as the target, no noise on the input, noise of the wrong size, a missing
+    ``zero_grad`` or ``step``, and a returned loss that is not the step's.
+    """
+    import torch
+    from torch import nn
+
+    name = "one denoising training step"
+    if not_attempted(fn):
+        return _not_yet(name)
+    torch.manual_seed(616)
+    model = nn.Sequential(nn.Linear(784, 16), nn.Sigmoid(), nn.Linear(16, 784), nn.Sigmoid())
+    lr = 0.5
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    x = torch.rand(64, 784, generator=torch.Generator().manual_seed(61))
+    seen: list[torch.Tensor] = []
+    hook = model.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+
+    def grads_for(params, inp, target):
+        ref = nn.Sequential(nn.Linear(784, 16), nn.Sigmoid(), nn.Linear(16, 784), nn.Sigmoid())
+        ref.load_state_dict(params)
+        loss = ((ref(inp) - target) ** 2).mean()
+        loss.backward()
+        return [p.grad.detach().clone() for p in ref.parameters()], float(loss)
+
+    previous = None
+    try:
+        for step in range(2):
+            params = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            seen.clear()
+            got, problem = _call(fn, (model, opt, x.clone()))
+            if problem == "not attempted":
+                return _not_yet(name)
+            if problem:
+                return _say(False, name, problem + ".")
+            if not seen:
+                return _say(False, name, "the model was never called.")
+            inp = seen[0]
+            noise = inp - x
+            if float(noise.abs().max()) < 1e-6:
+                return _say(False, name, "the model was fed the clean batch: a DAE's input is the corrupted "
+                                         "image, x_clean + σ·N(0, 1).")
+            if float(inp.min()) >= 0 and float(inp.max()) <= 1:
+                return _say(False, name, "the noisy input is clipped to [0, 1]; the seminar does not clip it.")
+            if abs(float(noise.std()) - sigma) > 0.05 * sigma:
+                return _say(False, name, "the input's noise does not have standard deviation σ = 0.3.")
+            now = [p.detach() for p in model.parameters()]
+            before = [params[k] for k in params]
+            moved = [b - a for a, b in zip(now, before)]     # = lr · (gradient used)
+            if all(float(m.abs().max()) == 0 for m in moved):
+                return _say(False, name, "the weights did not change: call opt.step() after loss.backward().")
+            right, right_loss = grads_for(params, inp, x)
+            if not all(torch.allclose(m, lr * g, rtol=1e-3, atol=1e-7) for m, g in zip(moved, right)):
+                noisy_target, _ = grads_for(params, inp, inp)
+                if all(torch.allclose(m, lr * g, rtol=1e-3, atol=1e-7) for m, g in zip(moved, noisy_target)):
+                    return _say(False, name, "the loss compares the output with the NOISY input: the target "
+                                             "of a denoising autoencoder is the clean image.")
+                if previous is not None and all(torch.allclose(m, lr * (g + p), rtol=1e-3, atol=1e-7)
+                                                for m, g, p in zip(moved, right, previous)):
+                    return _say(False, name, "the previous step's gradients were added to this one: call "
+                                             "opt.zero_grad() before loss.backward().")
+                return _say(False, name, "the update is not that of the mean squared error between the output "
+                                         "for the noisy input and the clean batch.")
+            try:
+                loss_value = float(got)
+            except Exception:
+                return _say(False, name, f"return the loss as a number (loss.item()), got {type(got).__name__}.")
+            if not math.isclose(loss_value, right_loss, rel_tol=1e-4, abs_tol=1e-7):
+                return _say(False, name, "the returned loss is not this step's loss (the MSE before the update).")
+            previous = right
+    finally:
+        hook.remove()
+    return _say(True, name, "noisy input, clean target, one clean update per call, loss returned.")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 __all__ = [
-    "ACTIVATIONS", "INITS", "Autoencoder", "seminar_dae", "autoencoder", "linear_autoencoder",
+    "ACTIVATIONS", "INITS", "Autoencoder", "TiedAutoencoder", "seminar_dae", "autoencoder", "linear_autoencoder",
     "count_parameters", "MAX_WIDTH", "MAX_WEIGHTS",
 ]
 
@@ -170,6 +170,50 @@ class Autoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, input_dim) → reconstruction (N, input_dim); ``x`` checked as in :meth:`encode`."""
         return self.decode(self.encode(x))
+
+
+class TiedAutoencoder(Autoencoder):
+    """An autoencoder with **tied weights** (notebook 05): the decoder reuses every encoder weight,
+    transposed, so only the encoder's weights are learned (half the weights of :class:`Autoencoder`).
+
+    The encoder is :class:`Autoencoder`'s (``sizes`` from input to code, the same activations and
+    ``init``); decoder layer ``i`` computes ``act(h @ W + c_i)`` with ``W`` the weight (b, a) of the
+    mirrored encoder layer ``Linear(a, b)`` and its own bias ``c_i`` (a,), which starts at zero.
+    State-dict keys: ``encoder.*`` and ``decoder_bias.0 …``.
+    """
+
+    def __init__(self, sizes: Sequence[int], hidden_activation: str | None = "relu",
+                 code_activation: str | None = None, output_activation: str | None = "sigmoid",
+                 init: str = "default") -> None:
+        nn.Module.__init__(self)
+        enc = _check_sizes(sizes, "encoder")
+        if sum(a * b for a, b in zip(enc[:-1], enc[1:])) > MAX_WEIGHTS:
+            raise ValueError(f"sizes {enc} make more than {MAX_WEIGHTS:,} weights (MAX_WEIGHTS)")
+        if not isinstance(init, str) or init not in INITS:
+            raise ValueError(f"unknown init {init!r}; expected one of {INITS}")
+        self.sizes, self.decoder_sizes = enc, enc[::-1]
+        self.config = dict(sizes=enc, tied=True, hidden_activation=hidden_activation,
+                           code_activation=code_activation, output_activation=output_activation, init=init)
+        self.encoder = self._stack(enc, hidden_activation, code_activation)
+        n = len(enc) - 1
+        self.decoder_activations = nn.ModuleList(
+            [_activation(output_activation if i == n - 1 else hidden_activation) for i in range(n)])
+        self.decoder_bias = nn.ParameterList([nn.Parameter(torch.zeros(a)) for a in enc[-2::-1]])
+        self.reset_parameters(init)
+
+    def reset_parameters(self, init: str = "default") -> None:
+        """Re-draw the encoder as :meth:`Autoencoder.reset_parameters` does; decoder biases to zero."""
+        super().reset_parameters(init)
+        for c in getattr(self, "decoder_bias", []):
+            nn.init.zeros_(c)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(N, latent_dim) → (N, input_dim) through the transposed encoder weights."""
+        h = self._check(z, self.latent_dim, "code")
+        linears = [m for m in self.encoder if isinstance(m, nn.Linear)][::-1]
+        for lin, c, act in zip(linears, self.decoder_bias, self.decoder_activations):
+            h = act(nn.functional.linear(h, lin.weight.t(), c))
+        return h
 
 
 def _check_values(x: torch.Tensor, what: str, pixels: bool) -> None:

@@ -1,7 +1,9 @@
 """The few-label linear probe of notebook 07: how much do an autoencoder's codes help a classifier?
 
-Features of images — raw pixels, the top-32 principal components, or the 32-number code of
-``latent_model(32)`` — standardized with statistics of the unlabelled training images (cached, so
+Features of images — raw pixels, the top-32 principal components, the 32-number code of
+``latent_model(32)``, the 32-number code of the sparse autoencoder (:func:`recipes.sparse`: a ReLU
+code with an L1 penalty) or the 256-number code of notebook 06's repaired denoising autoencoder
+(:func:`recipes.dae` row ``DAE_FIXED``) — standardized with statistics of the unlabelled training images (cached, so
 a prepared kernel never loads the 60 000 images for them), then a logistic regression trained on
 a few labelled images. Nothing but the classifier sees a label.
 """
@@ -20,7 +22,7 @@ __all__ = ["PROBE_LABELS", "PROBE_FEATURES", "PROBE_CODE_SIZE", "feature_maps", 
 
 #: Labelled-image counts of the linear probe and the probe's features.
 PROBE_LABELS: tuple[int, ...] = config.pick((10, 30, 100, 300, 1000), (10, 100, 1000))
-PROBE_FEATURES: tuple[str, ...] = ("pixels", "PCA", "autoencoder")
+PROBE_FEATURES: tuple[str, ...] = ("pixels", "PCA", "autoencoder", "sparse autoencoder", "denoising autoencoder")
 PROBE_CODE_SIZE: int = 32
 
 Maps = dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, torch.Tensor]]
@@ -37,32 +39,49 @@ def _pca_coefficients(z: torch.Tensor, mean: torch.Tensor, top: torch.Tensor, ch
 
 
 def feature_maps() -> Maps:
-    """``{kind: (map, mean, std)}`` for ``"PCA"`` and ``"autoencoder"``: ``map`` turns images (N, 784)
-    into (N, 32) features, ``mean``/``std`` (32,) are theirs on the unlabelled training images. The
-    PCA axes and the statistics are cached, keyed by the unlabelled images and the autoencoder's
-    recipe, so they always belong to the model that is served."""
-    ae = store.latent_model(PROBE_CODE_SIZE)[0]
+    """``{kind: (map, mean, std)}`` for every kind but ``"pixels"``: ``map`` turns images (N, 784)
+    into (N, F) features (F = 32; 256 for the denoising autoencoder's code), ``mean``/``std`` (F,)
+    are theirs on the unlabelled training images. The PCA axes and the statistics are cached, keyed
+    by the unlabelled images and the models' recipes, so they always belong to the models served."""
+    models = _probe_models()
     n = config.size("mnist_train")
     cfg = {"n_unlabelled": n, "data_seed": 0, "pca_components": PROBE_CODE_SIZE,
-           "ae": recipes.latent(PROBE_CODE_SIZE).key(), "std": "unbiased, clamped at 1e-6"}
+           "ae": recipes.latent(PROBE_CODE_SIZE).key(), "std": "unbiased, clamped at 1e-6",
+           "more": {k: r.key() for k, r in _probe_recipes().items() if k != "ae"}}
 
     def compute():
         x = data.shared_images("train", n=n, seed=0)
         mean, top = principal_axes(x, PROBE_CODE_SIZE)
         out = {"pca_mean": mean, "pca_top": top}
-        for name, fx in (("pca", _pca_coefficients(x, mean, top)), ("ae", _encode(ae, x))):
+        feats = [("pca", _pca_coefficients(x, mean, top))] + [(k, _encode(m, x)) for k, m in models.items()]
+        for name, fx in feats:
             out[f"{name}_mu"], out[f"{name}_sd"] = fx.mean(0), fx.std(0).clamp_min(1e-6)
         return out
 
     s = {k: torch.as_tensor(np.asarray(v)) for k, v in results.load_or_compute("probe_stats", compute, cfg).items()}
-    return {"PCA": (lambda z: _pca_coefficients(z, s["pca_mean"], s["pca_top"]), s["pca_mu"], s["pca_sd"]),
-            "autoencoder": (lambda z: _encode(ae, z), s["ae_mu"], s["ae_sd"])}
+    maps: Maps = {"PCA": (lambda z: _pca_coefficients(z, s["pca_mean"], s["pca_top"]), s["pca_mu"], s["pca_sd"])}
+    for kind, key in _MODEL_KINDS.items():
+        maps[kind] = ((lambda m: lambda z: _encode(m, z))(models[key]), s[f"{key}_mu"], s[f"{key}_sd"])
+    return maps
+
+
+#: Probe kinds served by a trained model -> short key of its statistics.
+_MODEL_KINDS = {"autoencoder": "ae", "sparse autoencoder": "sparse", "denoising autoencoder": "dae"}
+
+
+def _probe_recipes() -> dict:
+    return {"ae": recipes.latent(PROBE_CODE_SIZE), "sparse": recipes.sparse(PROBE_CODE_SIZE),
+            "dae": recipes.dae(recipes.DAE_FIXED)}
+
+
+def _probe_models() -> dict:
+    return {k: store.trained(r)[0] for k, r in _probe_recipes().items()}
 
 
 def probe_features(x: torch.Tensor, kind: str, maps: Maps | None = None) -> torch.Tensor:
     """Features (N, F) of images ``x`` (N, 784) for the linear probe: ``"pixels"`` (as they are, F =
-    784), ``"PCA"`` or ``"autoencoder"`` (F = 32, standardized; see :func:`feature_maps`, which is
-    called when ``maps`` is not given)."""
+    784) or one of the other PROBE_FEATURES (F = 32, or 256 for ``"denoising autoencoder"``;
+    standardized, see :func:`feature_maps`, which is called when ``maps`` is not given)."""
     data.check_images(x, "x", 784)
     if kind not in PROBE_FEATURES:
         raise ValueError(f"kind must be one of {PROBE_FEATURES}, got {kind!r}")
@@ -77,6 +96,7 @@ def probe_config() -> dict:
     return {"labels": list(PROBE_LABELS), "features": list(PROBE_FEATURES),
             "draws": config.size("probe_draws"), "n_test": config.size("mnist_test"),
             "n_unlabelled": config.size("mnist_train"), "ae": recipes.latent(PROBE_CODE_SIZE).key(),
+            "more": {k: r.key() for k, r in _probe_recipes().items() if k != "ae"},
             "classifier": "LogisticRegression(C=1.0, max_iter=1000, lbfgs)", "label_seeds": "1+draw"}
 
 

@@ -25,12 +25,12 @@ import torch
 from . import config, training
 from .compression import QuantizedAutoencoder
 from .data import NOISE_KINDS, check_seed
-from .models import ACTIVATIONS, INITS, Autoencoder
+from .models import ACTIVATIONS, INITS, Autoencoder, TiedAutoencoder
 
 __all__ = ["Recipe", "latent", "linear", "dae", "quantized", "swiss_roll_ae", "shallow30", "deep30",
-           "sigmoid_stack", "modern_stack", "LATENT_SIZES", "DAE_STEPS", "DAE_FIXED", "DAE_SIGMA",
-           "DAE_MASKING", "COMPRESSION_BITS", "curve_dae", "CURVE_SIGMAS", "CURVE_SIGMA", "swiss_roll_reconstructor",
-           "SWISS_KINDS", "SWISS_SIGMA"]
+           "sigmoid_stack", "modern_stack", "deep30_tied", "sparse", "SPARSE_L1", "LATENT_SIZES", "DAE_STEPS",
+           "DAE_FIXED", "DAE_SIGMA", "DAE_MASKING", "COMPRESSION_BITS", "curve_dae", "CURVE_SIGMAS", "CURVE_SIGMA",
+           "swiss_roll_reconstructor", "SWISS_KINDS", "SWISS_SIGMA"]
 
 DATASETS = ("mnist", "swiss_roll", "curve2d")
 PRETRAININGS = ("none", "greedy")
@@ -51,7 +51,10 @@ class Recipe:
     ``fit`` (``"greedy"``: notebook 05's layer-wise pretraining, written in that notebook and
     handed to :func:`course_utils.store.trained`). ``contraction`` > 0 adds that weight times a
     penalty on the model's Jacobian to the loss (notebook 08's contractive autoencoder: the penalty
-    is written in the notebook and handed to :func:`course_utils.store.trained`).
+    is written in the notebook and handed to :func:`course_utils.store.trained`). ``tied`` makes a
+    :class:`~course_utils.models.TiedAutoencoder` (decoder = encoder transposed, notebook 05);
+    ``code_l1`` adds ``code_l1 · mean |code|`` to the training loss (a sparse autoencoder,
+    notebook 07).
     """
 
     name: str
@@ -80,6 +83,12 @@ class Recipe:
     pretrain: str = "none"
     pretrain_epochs: int = 0
     contraction: float = 0.0
+    tied: bool = False
+    code_l1: float = 0.0
+
+    #: Fields added after the first caches were written: left out of :meth:`key` at their default,
+    #: so every recipe that does not use them keeps its cache key (and its cached model).
+    _LATER_FIELDS = {"contraction": 0.0, "tied": False, "code_l1": 0.0}
 
     def __post_init__(self) -> None:
         if isinstance(self.sizes, (str, bytes, dict)) or not hasattr(self.sizes, "__iter__"):
@@ -105,6 +114,13 @@ class Recipe:
             raise ValueError(f"quantize_bits must be None or an integer in 1..16, got {self.quantize_bits!r}")
         if self.quantize_bits is not None and self.code_activation != "sigmoid":
             raise ValueError("a quantized code needs code_activation='sigmoid' (values in [0, 1])")
+        if not isinstance(self.tied, bool):
+            raise ValueError(f"tied must be True or False, got {self.tied!r}")
+        if self.tied and self.quantize_bits is not None:
+            raise ValueError("a quantized autoencoder cannot have tied weights (tied=True with quantize_bits)")
+        l1 = self.code_l1
+        if isinstance(l1, bool) or not isinstance(l1, (int, float)) or not math.isfinite(l1) or l1 < 0:
+            raise ValueError(f"code_l1 must be a finite number >= 0, got {l1!r}")
         if self.threads not in (None, 1):
             raise ValueError(f"threads must be None (PyTorch's choice) or 1, got {self.threads!r}")
         for field in ("n_train", "batch_size", "epochs"):
@@ -137,8 +153,10 @@ class Recipe:
             raise ValueError(f"device must be None or one of {DEVICES} (or 'cuda:N'), got {self.device!r}")
 
     def key(self) -> dict[str, Any]:
-        """Every field, JSON-able: the cache key of the trained model."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+        """Every field, JSON-able: the cache key of the trained model (a field of ``_LATER_FIELDS``
+        only when it differs from its default)."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
+                if not (k in self._LATER_FIELDS and v == self._LATER_FIELDS[k])}
 
     def replace(self, **changes) -> "Recipe":
         """A copy with some fields changed (checked like a new recipe)."""
@@ -151,6 +169,10 @@ class Recipe:
             return QuantizedAutoencoder(self.sizes[-1], self.quantize_bits, hidden=self.sizes[1:-1],
                                         input_dim=self.sizes[0], hidden_activation=self.hidden_activation,
                                         output_activation=self.output_activation, init=self.init)
+        if self.tied:
+            return TiedAutoencoder(self.sizes, hidden_activation=self.hidden_activation,
+                                   code_activation=self.code_activation,
+                                   output_activation=self.output_activation, init=self.init)
         return Autoencoder(self.sizes, decoder_sizes=None, hidden_activation=self.hidden_activation,
                            code_activation=self.code_activation,
                            output_activation=self.output_activation, init=self.init)
@@ -173,7 +195,7 @@ class Recipe:
         return training.fit(model, x_train, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                             noise=self.noise(), x_test=x_test, seed=self.seed, progress=progress,
                             loss=self.loss, optimizer=self.optimizer, lr_schedule=self.lr_schedule,
-                            device=self.device, penalty=weighted)
+                            device=self.device, penalty=weighted, code_l1=float(self.code_l1))
 
 
 def _one_of(value, allowed, what: str):
@@ -236,6 +258,11 @@ def deep30() -> Recipe:
                   epochs=config.size("stacked_epochs"), **_mnist())
 
 
+def deep30_tied() -> Recipe:
+    """:func:`deep30` with tied weights (decoder = encoder transposed, half the weights), same training."""
+    return deep30().replace(name="deep30_tied", tied=True)
+
+
 def sigmoid_stack(pretrain: str = "none") -> Recipe:
     """The 2006-style stack 784-256-64-30 (sigmoid hidden, linear code), weights N(0, 0.01²), Adam
     0.01, batch 64; ``pretrain="greedy"`` adds notebook 05's layer-wise pretraining first."""
@@ -286,7 +313,19 @@ def dae(step: str = "seminar", kind: str = "gaussian", level: float = DAE_SIGMA)
                   **arch, **_mnist())
 
 
-# --- notebook 07: quantized autoencoders ----------------------------------------------------------
+# --- notebook 07: quantized autoencoders, and the sparse code of the few-label probe -------------
+
+#: Weight of the L1 penalty on the code of the sparse autoencoder (loss = MSE + SPARSE_L1 · mean |z|).
+SPARSE_L1: float = 1e-2
+
+
+def sparse(code_size: int = 32) -> Recipe:
+    """:func:`latent` (784-256-``code_size``-256-784) with a ReLU code and an L1 penalty
+    ``SPARSE_L1 · mean |code|`` on it: a sparse autoencoder (notebook 07's probe)."""
+    return latent(code_size).replace(name=f"sparse{code_size}", code_activation="relu", code_l1=SPARSE_L1)
+
+
+# ----------------------------------------------------------
 
 #: Bits per code value of the quantized autoencoders (the notebook-07 slider moves over these).
 COMPRESSION_BITS: tuple[int, ...] = config.pick((1, 2, 3, 4, 6, 8), (1, 2, 4, 8))

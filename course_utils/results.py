@@ -19,7 +19,10 @@ import torch
 from .checkpoints import (_FIX, DamagedCache, _check_meta, _digest, _normalise, _parse_json_dict, _reject,
                           _save_or_warn, _warn, cache_key, cache_path)
 
-__all__ = ["load_or_compute", "MAX_RESULT_BYTES"]
+__all__ = ["load_or_compute", "MAX_RESULT_BYTES", "read_recorded", "RECORDED_DIR"]
+
+#: Where the repository keeps its recorded benchmark runs (absent when the package is installed alone).
+RECORDED_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
 #: The largest cached result (sum of its arrays' declared sizes) that is ever inflated.
 MAX_RESULT_BYTES = 512 * 2**20
@@ -148,3 +151,38 @@ def _declared_npy_bytes(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
         else:
             shape, _, dtype = np.lib.format.read_array_header_2_0(f)
     return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+
+def read_recorded(name: str, folder: Path | None = None) -> dict | None:
+    """A recorded run of :mod:`benchmarks` (``benchmarks/results/<name>.json``) as a dict, or ``None``
+    when this copy of the course has no ``benchmarks/results`` folder (the package installed on its
+    own, e.g. on Colab). Notebook 06 shows ``seminar_2000epochs`` this way.
+
+    The file must hold equally long lists ``epoch`` (strictly increasing), ``test_mse`` and
+    ``saturated`` and the fields ``epochs_planned``, ``machine``, ``command`` and ``started``: a file
+    that does not is refused with a ValueError naming what is wrong (a missing file in a checkout too).
+    """
+    if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"name must be a file name of letters, digits, '_' or '-', got {name!r}")
+    if folder is not None and not isinstance(folder, (str, Path)):
+        raise ValueError(f"folder must be None or a path, got {type(folder).__name__}")
+    folder = RECORDED_DIR if folder is None else Path(folder)
+    if not folder.is_dir():
+        return None
+    path = folder / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"no recorded run {path}: run its benchmark (see benchmarks/README.md) to make it")
+    try:
+        rec = json.loads(path.read_text())
+    except ValueError:
+        raise ValueError(f"recorded run {path} is not valid JSON") from None
+    need = ("epoch", "test_mse", "saturated", "epochs_planned", "machine", "command", "started")
+    missing = [k for k in need if not isinstance(rec, dict) or k not in rec]
+    if missing:
+        raise ValueError(f"recorded run {path} lacks {missing}")
+    ep = rec["epoch"]
+    if (not ep or len(rec["test_mse"]) != len(ep) or len(rec["saturated"]) != len(ep)
+            or any(b <= a for a, b in zip(ep[:-1], ep[1:]))):
+        raise ValueError(f"recorded run {path}: 'epoch' must be non-empty and increasing, with one "
+                         "'test_mse' and 'saturated' entry per epoch")
+    return rec

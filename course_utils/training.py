@@ -173,6 +173,7 @@ def fit(
     lr_schedule: str = "constant",
     on_epoch: Callable[[int, nn.Module, "History"], None] | None = None,
     penalty: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
+    code_l1: float = 0.0,
 ) -> History:
     """Train ``model`` to reconstruct ``x_train`` (N, D); return a :class:`History`.
 
@@ -205,6 +206,9 @@ def fit(
             e.g. to record measurements of a long run as it goes; training resumes after it returns.
         penalty: ``penalty(model, x_in)`` (a scalar tensor) is added to every batch's loss, ``x_in``
             being the (corrupted) input batch, e.g. notebook 08's contractive penalty.
+        code_l1: a number >= 0; when > 0 the model must have ``encode``/``decode`` and the loss
+            becomes ``loss(decode(z), target) + code_l1 · mean |z|`` with ``z = encode(input)``
+            (a sparse autoencoder, notebook 07); ``train_loss`` includes the penalty.
 
     Raises:
         ValueError: a bad argument, or a training loss that is not finite: training stops at the
@@ -252,6 +256,11 @@ def fit(
         raise ValueError(f"on_epoch must be None or a function (epoch, model, history), got {on_epoch!r}")
     if penalty is not None and not callable(penalty):
         raise ValueError(f"penalty must be None or a function (model, x_batch) -> scalar tensor, got {penalty!r}")
+    if (isinstance(code_l1, bool) or not isinstance(code_l1, (int, float)) or not math.isfinite(code_l1)
+            or code_l1 < 0):
+        raise ValueError(f"code_l1 must be a finite number >= 0, got {code_l1!r}")
+    if code_l1 and not (callable(getattr(model, "encode", None)) and callable(getattr(model, "decode", None))):
+        raise ValueError("code_l1 > 0 needs a model with encode and decode (a penalty on its code)")
     corrupt = make_corruptor(noise)
     user_noise = callable(noise)
 
@@ -295,7 +304,11 @@ def fit(
                 if corrupt is not None:
                     xb = corrupt(xb, gen)
                 with _autocast(dev, amp):
-                    out = model(xb)
+                    if code_l1:
+                        code = model.encode(xb)
+                        out = model.decode(code)
+                    else:
+                        out = model(xb)
                 if step == 0:
                     _check_output(out, tb, "first training batch")
                 batch_loss = loss_fn(out.float(), tb)
@@ -305,6 +318,8 @@ def fit(
                         raise ValueError(f"penalty must return a scalar tensor, got {type(extra).__name__}"
                                          f"{tuple(extra.shape) if isinstance(extra, torch.Tensor) else ''}")
                     batch_loss = batch_loss + extra.float().reshape(())
+                if code_l1:
+                    batch_loss = batch_loss + code_l1 * code.float().abs().mean()
                 window.append(batch_loss.detach())
                 if len(window) == check_every:
                     _check_finite_loss(window, step - len(window) + 1, epoch, lr)

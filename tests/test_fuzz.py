@@ -111,7 +111,7 @@ def _fit_args() -> dict:
     return dict(model=_small_ae(), x_train=_images(20), epochs=1, batch_size=10, lr=1e-3, noise=0.3,
                 x_test=_images(5, 1), device="cpu", seed=0, progress=False, time_budget=0.5, loss="mse",
                 optimizer="adam", amp=True, y_train=_images(20, 2), lr_schedule="cosine",
-                on_epoch=lambda epoch, model, history: None)
+                on_epoch=lambda epoch, model, history: None, code_l1=0.0)
 
 
 #: name -> function returning fresh valid keyword arguments (every parameter listed is fuzzed).
@@ -143,6 +143,12 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "models.Autoencoder.decode": lambda: dict(z=torch.rand(6, 2)),
     "models.Autoencoder.forward": lambda: dict(x=_images()),
     "models.Autoencoder.reset_parameters": lambda: dict(init="xavier"),
+    "models.TiedAutoencoder": lambda: dict(sizes=(784, 8, 2), hidden_activation="relu", code_activation=None,
+                                           output_activation="sigmoid", init="kaiming"),
+    "models.TiedAutoencoder.decode": lambda: dict(z=torch.rand(6, 2)),
+    "models.TiedAutoencoder.reset_parameters": lambda: dict(init="xavier"),
+    "models.TiedAutoencoder.encode": lambda: dict(x=_images()),
+    "models.TiedAutoencoder.forward": lambda: dict(x=_images()),
     "models.seminar_dae": lambda: dict(modern=True),
     "models.autoencoder": lambda: dict(latent_dim=2, hidden=(8,), input_dim=784),
     "models.linear_autoencoder": lambda: dict(latent_dim=2, input_dim=784),
@@ -259,7 +265,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
                                    data="mnist", n_train=10, n_test=5, data_seed=0, noise_kind="gaussian",
                                    noise_level=0.3, loss="mse", optimizer="adam", lr=1e-3, lr_schedule="constant",
                                    batch_size=5, epochs=1, seed=0, device="cpu", threads=1, pretrain="none",
-                                   pretrain_epochs=0),
+                                   pretrain_epochs=0, tied=False, code_l1=0.0),
     "recipes.Recipe.key": dict,
     "recipes.Recipe.replace": lambda: dict(lr=1e-2),
     "recipes.Recipe.build": dict,
@@ -269,6 +275,9 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "recipes.linear": lambda: dict(code_size=16),
     "recipes.shallow30": dict,
     "recipes.deep30": dict,
+    "recipes.deep30_tied": dict,
+    "results.read_recorded": lambda: dict(name="seminar_2000epochs", folder=None),
+    "recipes.sparse": lambda: dict(code_size=32),
     "recipes.sigmoid_stack": lambda: dict(pretrain="greedy"),
     "recipes.modern_stack": dict,
     "recipes.dae": lambda: dict(step="seminar", kind="gaussian", level=0.3),
@@ -282,6 +291,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
 #: dtype (documented: ``fit`` checks its data once, not in every step).
 INSTANCES: dict[str, Callable[[], Any]] = {
     "models.Autoencoder": lambda: _small_ae().eval(),
+    "models.TiedAutoencoder": lambda: models.TiedAutoencoder((784, 8, 2)).eval(),
     "pca.PCADenoiser": lambda: pca.PCADenoiser(**VALID["pca.PCADenoiser"]()),
     "compression.QuantizedAutoencoder": lambda: compression.QuantizedAutoencoder(3, 4, hidden=(8,)).eval(),
     "recipes.Recipe": lambda: recipes.Recipe(**VALID["recipes.Recipe"]()),
@@ -295,6 +305,8 @@ PIXELS: dict[str, tuple[str, ...]] = {
     "data.add_noise": ("x",),
     "models.Autoencoder.encode": ("x",),
     "models.Autoencoder.forward": ("x",),
+    "models.TiedAutoencoder.encode": ("x",),
+    "models.TiedAutoencoder.forward": ("x",),
     "compression.QuantizedAutoencoder.encode": ("x",),
     "compression.QuantizedAutoencoder.forward": ("x",),
     "compression.QuantizedAutoencoder.symbols": ("x",),
