@@ -13,7 +13,7 @@ from . import config, data, results
 from .device import one_thread
 
 __all__ = ["SWISS_NEIGHBOURS", "TSNE_PERPLEXITIES", "TSNE_SEEDS", "TSNE_JITTER", "SCORE_NEIGHBOURS", "MAX_SWISS_POINTS",
-           "TSNE_PCA_START_VERSION", "swiss_roll",
+           "TSNE_PCA_START_VERSION", "swiss_roll", "swiss_roll_tangents",
            "short_circuits", "unrolling_score", "axis_spearman", "embedding_scores", "tsne_pca_start", "run_tsne",
            "swiss_roll_sweep", "swiss_roll_sweeps",
            "swiss_roll_tsne", "mnist_tsne_images", "mnist_tsne_points", "mnist_tsne", "mnist_tsne_sweep"]
@@ -81,14 +81,20 @@ def swiss_roll_tangents(t: np.ndarray, std: np.ndarray | None = None) -> np.ndar
     form from its parameterisation x = (t cos t, h, t sin t): rows ∂x/∂t = (cos t − t sin t, 0,
     sin t + t cos t) and ∂x/∂h = (0, 1, 0) (not normalised). With ``std`` (3,), the tangents of
     the standardised roll (x − mean) / std: each coordinate divided by its std (notebook 08)."""
-    t = np.asarray(t, dtype=float)
+    try:
+        t = np.asarray(t, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"t must be an (n,) array of roll parameters (numbers), got {type(t).__name__}") from None
     if t.ndim != 1 or not len(t) or not np.isfinite(t).all():
         raise ValueError(f"t must be a non-empty (n,) array of finite roll parameters, got shape {t.shape}")
     d_t = np.stack([np.cos(t) - t * np.sin(t), np.zeros_like(t), np.sin(t) + t * np.cos(t)], axis=1)
     d_h = np.tile([0.0, 1.0, 0.0], (len(t), 1))
     out = np.stack([d_t, d_h], axis=1)
     if std is not None:
-        std = np.asarray(std, dtype=float)
+        try:
+            std = np.asarray(std, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"std must be 3 positive finite numbers, got {std!r}") from None
         if std.shape != (3,) or not np.isfinite(std).all() or not (std > 0).all():
             raise ValueError(f"std must be 3 positive finite numbers, got {std!r}")
         out = out / std

@@ -111,7 +111,8 @@ def _fit_args() -> dict:
     return dict(model=_small_ae(), x_train=_images(20), epochs=1, batch_size=10, lr=1e-3, noise=0.3,
                 x_test=_images(5, 1), device="cpu", seed=0, progress=False, time_budget=0.5, loss="mse",
                 optimizer="adam", amp=True, y_train=_images(20, 2), lr_schedule="cosine",
-                on_epoch=lambda epoch, model, history: None, code_l1=0.0)
+                on_epoch=lambda epoch, model, history: None, code_l1=0.0,
+                penalty=lambda model, x: (x ** 2).mean() * 0)
 
 
 #: name -> function returning fresh valid keyword arguments (every parameter listed is fuzzed).
@@ -265,7 +266,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
                                    data="mnist", n_train=10, n_test=5, data_seed=0, noise_kind="gaussian",
                                    noise_level=0.3, loss="mse", optimizer="adam", lr=1e-3, lr_schedule="constant",
                                    batch_size=5, epochs=1, seed=0, device="cpu", threads=1, pretrain="none",
-                                   pretrain_epochs=0, tied=False, code_l1=0.0),
+                                   pretrain_epochs=0, contraction=0.0, tied=False, code_l1=0.0),
     "recipes.Recipe.key": dict,
     "recipes.Recipe.replace": lambda: dict(lr=1e-2),
     "recipes.Recipe.build": dict,
