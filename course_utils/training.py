@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .data import check_images, check_seed, noise_function
-from .device import pick_device
+from .device import pick_device, tune_threads
 from .memory import tune_heap
 
 __all__ = ["History", "fit", "reconstruct", "mse", "make_corruptor", "check_images"]
@@ -212,6 +212,7 @@ def fit(
     epochs = _positive_int(epochs, "epochs")
     batch_size = _positive_int(batch_size, "batch_size")
     tune_heap()
+    tune_threads()
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0 or not math.isfinite(lr):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if time_budget is not None and (isinstance(time_budget, bool) or not isinstance(time_budget, (int, float))

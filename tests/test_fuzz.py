@@ -153,6 +153,11 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "device.runtime_info": lambda: dict(device=torch.device("cpu")),
     "device.on_colab": dict,
     "device.on_binder": dict,
+    "device.available_cpus": lambda: dict(affinity={0, 1}, cgroup_root="/nonexistent", proc_cgroup="/nonexistent"),
+    "device.cgroup_cpu_quota": lambda: dict(cgroup_root="/nonexistent", proc_cgroup="/nonexistent"),
+    "device.choose_threads": lambda: dict(current=2, environ={}, affinity={0, 1}, cgroup_root="/nonexistent",
+                                          proc_cgroup="/nonexistent"),
+    "device.tune_threads": dict,
     # pca
     "pca.principal_axes": lambda: dict(x=_images(20), k=5, chunk=7, with_variances=True),
     "pca.reconstruct": lambda: dict(x=_images(), k=3, pca=_pca_dict()),
