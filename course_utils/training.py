@@ -2,10 +2,12 @@
 
 ``fit`` takes a model and image tensors, not a dataset: it moves the data to the device once,
 shuffles by index, corrupts each batch on the fly when ``noise`` is given (targets stay clean),
-uses bf16 mixed precision on CUDA, and shows a single tqdm bar.
+uses bf16 mixed precision on CUDA, flushes denormal floats on the CPU while it trains and
+evaluates (``device.flush_denormals``), and shows a single tqdm bar.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,7 +17,7 @@ import torch
 from torch import nn
 
 from .data import check_images, check_seed, noise_function
-from .device import pick_device, tune_threads
+from .device import flush_denormals, pick_device, tune_threads
 from .memory import tune_heap
 
 __all__ = ["History", "fit", "reconstruct", "mse", "make_corruptor", "check_images"]
@@ -120,6 +122,12 @@ def _autocast(device: torch.device, enabled: bool):
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return torch.autocast("cpu", enabled=False)
+
+
+def _denormals_flushed(device: torch.device):
+    """:class:`course_utils.device.flush_denormals` on the CPU; nothing elsewhere (GPUs flush or
+    handle denormals at full speed)."""
+    return flush_denormals() if device.type == "cpu" else contextlib.nullcontext()
 
 
 def _make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
@@ -274,59 +282,69 @@ def fit(
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=epochs, desc="training", unit="epoch", leave=True)
-    check_every = 1 if dev.type == "cpu" else 25  # a check syncs: on a GPU, only every 25 steps
+    on_cpu = dev.type == "cpu"
+    check_every = 25  # off the CPU a check syncs: only every 25 steps
     start = time.perf_counter()
     try:
-        for epoch in range(epochs):
-            model.train()
-            perm = torch.randperm(n, generator=gen, device=dev)
-            total = torch.zeros((), device=dev)
-            done = 0
-            window: list[torch.Tensor] = []
-            for i in range(0, n, batch_size):
-                idx = perm[i:i + batch_size]
-                xb = xs.index_select(0, idx)  # cheaper than xs[idx] (no advanced-indexing path)
-                # targets share the gathered batch unless a user callable might corrupt in place
-                tb = xb if (ts is xs and not user_noise) else ts.index_select(0, idx)
-                if corrupt is not None:
-                    xb = corrupt(xb, gen)
-                with _autocast(dev, amp):
-                    out = model(xb)
-                if step == 0:
-                    _check_output(out, tb, "first training batch")
-                batch_loss = loss_fn(out.float(), tb)
-                window.append(batch_loss.detach())
-                if len(window) == check_every:
-                    _check_finite_loss(window, step - len(window) + 1, epoch, lr)
-                    window = []
-                opt.zero_grad(set_to_none=True)
-                batch_loss.backward()
-                opt.step()
-                step += 1
-                if lr_schedule == "cosine":
-                    _set_lr(opt, lr, _progress(step, total_steps, start, time_budget))
-                total += batch_loss.detach() * len(idx)
-                done += len(idx)
-                if time_budget is not None and time.perf_counter() - start > time_budget:
-                    hist.stopped_by_budget = True
+        with _denormals_flushed(dev):  # the seminar's saturated sigmoids (see device.flush_denormals)
+            for epoch in range(epochs):
+                model.train()
+                perm = torch.randperm(n, generator=gen, device=dev)
+                total = torch.zeros((), device=dev)
+                sum_cpu = 0.0
+                done = 0
+                window: list[torch.Tensor] = []
+                for i in range(0, n, batch_size):
+                    idx = perm[i:i + batch_size]
+                    xb = xs.index_select(0, idx)  # cheaper than xs[idx] (no advanced-indexing path)
+                    # targets share the gathered batch unless a user callable might corrupt in place
+                    tb = xb if (ts is xs and not user_noise) else ts.index_select(0, idx)
+                    if corrupt is not None:
+                        xb = corrupt(xb, gen)
+                    with _autocast(dev, amp):
+                        out = model(xb)
+                    if step == 0:
+                        _check_output(out, tb, "first training batch")
+                    batch_loss = loss_fn(out.float(), tb)
+                    if on_cpu:  # one scalar read, no sync to wait for: check every step
+                        value = batch_loss.item()
+                        if not math.isfinite(value):
+                            _check_finite_loss([batch_loss.detach()], step, epoch, lr)
+                        sum_cpu += value * len(idx)
+                    else:
+                        window.append(batch_loss.detach())
+                        if len(window) == check_every:
+                            _check_finite_loss(window, step - len(window) + 1, epoch, lr)
+                            window = []
+                    opt.zero_grad(set_to_none=True)
+                    batch_loss.backward()
+                    opt.step()
+                    step += 1
+                    if lr_schedule == "cosine":
+                        _set_lr(opt, lr, _progress(step, total_steps, start, time_budget))
+                    if not on_cpu:
+                        total += batch_loss.detach() * len(idx)
+                    done += len(idx)
+                    if time_budget is not None and time.perf_counter() - start > time_budget:
+                        hist.stopped_by_budget = True
+                        break
+                if window:
+                    _check_finite_loss(window, step - len(window), epoch, lr)
+                seen += done
+                hist.train_loss.append((sum_cpu if on_cpu else float(total)) / done)
+                hist.epochs_run += done / n
+                if test_in is not None:
+                    hist.test_mse.append(mse(model, test_in, x_test, batch_size=max(batch_size, 1000)))
+                if bar is not None:
+                    post = {"loss": f"{hist.train_loss[-1]:.4f}"}
+                    if hist.test_mse:
+                        post["test"] = f"{hist.test_mse[-1]:.4f}"
+                    bar.set_postfix(post)
+                    bar.update(1)
+                if on_epoch is not None:
+                    on_epoch(epoch + 1, model, hist)
+                if hist.stopped_by_budget:
                     break
-            if window:
-                _check_finite_loss(window, step - len(window), epoch, lr)
-            seen += done
-            hist.train_loss.append(float(total) / done)
-            hist.epochs_run += done / n
-            if test_in is not None:
-                hist.test_mse.append(mse(model, test_in, x_test, batch_size=max(batch_size, 1000)))
-            if bar is not None:
-                post = {"loss": f"{hist.train_loss[-1]:.4f}"}
-                if hist.test_mse:
-                    post["test"] = f"{hist.test_mse[-1]:.4f}"
-                bar.set_postfix(post)
-                bar.update(1)
-            if on_epoch is not None:
-                on_epoch(epoch + 1, model, hist)
-            if hist.stopped_by_budget:
-                break
     finally:
         if bar is not None:
             bar.close()
@@ -346,11 +364,12 @@ def _batched_outputs(model: nn.Module, x: torch.Tensor, batch_size: int):
     was_training = model.training
     model.eval()
     try:
-        for i in range(0, x.shape[0], batch_size):
-            xb = x[i:i + batch_size].to(first.device, first.dtype)  # float16 / float64 in: the model's dtype
-            out = model(xb)
-            _check_output(out, xb, f"images {i}..{i + len(xb) - 1}")
-            yield i, out.float()
+        with _denormals_flushed(first.device):  # a saturated sigmoid network's outputs (see fit)
+            for i in range(0, x.shape[0], batch_size):
+                xb = x[i:i + batch_size].to(first.device, first.dtype)  # float16 / float64 in: the model's dtype
+                out = model(xb)
+                _check_output(out, xb, f"images {i}..{i + len(xb) - 1}")
+                yield i, out.float()
     finally:
         model.train(was_training)
 

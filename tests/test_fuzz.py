@@ -158,6 +158,8 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "device.choose_threads": lambda: dict(current=2, environ={}, affinity={0, 1}, cgroup_root="/nonexistent",
                                           proc_cgroup="/nonexistent"),
     "device.tune_threads": dict,
+    "device.flushes_denormals": dict,
+    "device.flush_denormals": lambda: dict(enabled=True),
     # pca
     "pca.principal_axes": lambda: dict(x=_images(20), k=5, chunk=7, with_variances=True),
     "pca.reconstruct": lambda: dict(x=_images(), k=3, pca=_pca_dict()),

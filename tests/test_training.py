@@ -251,3 +251,69 @@ def test_bad_fit_arguments_are_rejected_before_training(kwargs, match):
     args = dict(epochs=1, batch_size=50, lr=1e-3, progress=False, device="cpu")
     with pytest.raises(ValueError, match=match):
         fit(autoencoder(4, hidden=(8,)), _x(), **{**args, **kwargs})
+
+
+# --- denormal floats: flushed while training and evaluating, on every thread, then restored ----------
+
+def _flushed_share() -> float:
+    """Share of a 4M-element product of normal floats whose denormal results came out as zero: the
+    work is split over torch's threads, so 1.0 means every thread flushes, 0.5 with two threads
+    that only the calling one does."""
+    return float((torch.full((1 << 22,), 1e-30) * 1e-9).eq(0).float().mean())
+
+
+@pytest.mark.parametrize("before", [False, True])
+def test_fit_flushes_denormals_on_every_thread_and_restores_the_setting(before):
+    from course_utils.device import flushes_denormals
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    seen = []
+
+    def loss(out, target):
+        seen.append((flushes_denormals(), _flushed_share()))
+        return torch.nn.functional.mse_loss(out, target)
+
+    try:
+        torch.set_flush_denormal(before)
+        share_before = _flushed_share()
+        fit(linear_autoencoder(2), torch.rand(20, 784), epochs=1, batch_size=10, lr=1e-3, loss=loss,
+            progress=False, device="cpu")
+        assert seen == [(True, 1.0)] * 2  # every thread flushed during training
+        assert flushes_denormals() == before and _flushed_share() == share_before  # as it was
+    finally:
+        torch.set_flush_denormal(False)
+        torch.set_num_threads(threads)
+
+
+def test_the_setting_is_restored_after_an_error_and_evaluation_flushes_too():
+    from course_utils.device import flush_denormals, flushes_denormals
+
+    def loss(out, target):
+        raise RuntimeError("a loss that fails at the first step")
+
+    torch.set_flush_denormal(False)
+    with pytest.raises(RuntimeError, match="fails at the first step"):
+        fit(linear_autoencoder(2), torch.rand(20, 784), epochs=1, batch_size=10, lr=1e-3, loss=loss,
+            progress=False, device="cpu")
+    assert not flushes_denormals()
+
+    class Probe(torch.nn.Module):  # records whether reconstruct runs flushed
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1))
+            self.flags = []
+
+        def forward(self, x):
+            self.flags.append(flushes_denormals())
+            return x * self.w
+
+    p = Probe()
+    reconstruct(p, torch.rand(4, 784), batch_size=2)
+    assert p.flags == [True, True] and not flushes_denormals()
+    with flush_denormals(False):  # off on purpose: off inside, and back on after
+        torch.set_flush_denormal(True)
+        assert flushes_denormals()
+    assert not flushes_denormals()
+    with pytest.raises(ValueError, match="enabled must be True or False"):
+        flush_denormals("yes")
