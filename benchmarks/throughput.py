@@ -180,8 +180,11 @@ def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | 
     need, full = gemm_flops_per_sample(model)
     gemm_steps = max(3, n // BATCH // (4 if quick else 2))
     bounds = {torch.float32: GemmBound(model, BATCH, dev)}
-    if True in amp_modes and dev.type == "cuda":
-        bounds[torch.bfloat16] = GemmBound(model, BATCH, dev, torch.bfloat16)
+    from course_utils.training import _amp_plan
+
+    amp_dtype, _, amp_why = _amp_plan(dev, True)  # what fit(amp=True) uses here (choose_autocast)
+    if True in amp_modes and amp_dtype is not None:
+        bounds[amp_dtype] = GemmBound(model, BATCH, dev, amp_dtype)
 
     fit_samples_per_sec(x[: 3 * BATCH], device, amp=False)  # warm-up: allocator, BLAS threads
     bound_s = {dt: [] for dt in bounds}
@@ -210,8 +213,9 @@ def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | 
         "gemm_bound_samples_per_sec_repeats": [BATCH / s for s in bound_s[torch.float32]],
         "fit": {},
     }
-    if torch.bfloat16 in best_bound:
-        res["gemm_bound_bf16_samples_per_sec"] = best_bound[torch.bfloat16]
+    res["amp_choice"] = amp_why
+    if amp_dtype in best_bound:
+        res[f"gemm_bound_{str(amp_dtype).split('.')[-1]}_samples_per_sec"] = best_bound[amp_dtype]
     # where a step's time goes: its phases timed inside real steps, beside the GEMMs timed alone
     fit_best = max(fit_sps[False]) if False in fit_sps else None
     gemm, gemm_fwd = 1e3 * min(bound_s[torch.float32]), 1e3 * min(forward_s)
@@ -224,8 +228,15 @@ def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | 
     step["beside_gemm_ms"] = step["phases_sum_ms"] - gemm
     # the best ratio any loop could reach that draws fresh noise and steps Adam like this one
     step["ratio_if_only_gemm_noise_adam"] = gemm / (gemm + step["noise_ms"] + step["adam_ms"])
+    # the step ceiling: the GEMMs + fresh noise + the Adam step, the work any such loop must do
+    step["ceiling_ms"] = gemm + step["noise_ms"] + step["adam_ms"]
     if fit_best:
         step["fit_step_ms"] = 1e3 * BATCH / fit_best
+        res["fit_over_step_ceiling"] = step["ceiling_ms"] / step["fit_step_ms"]
+        # each repeat's fit against the ceiling timed just before it (GEMMs, then its phases)
+        res["fit_over_step_ceiling_per_repeat"] = [
+            (1e3 * b + p["noise"] + p["adam"]) / (1e3 * BATCH / f)
+            for b, p, f in zip(bound_s[torch.float32], phases, fit_sps[False])]
     res["step_ms"] = step
     rows = [row("GEMM bound (fp32)", round(fp32_bound), "samples/s", "",
                 None),
@@ -233,8 +244,8 @@ def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | 
     for amp in amp_modes:
         sps = max(fit_sps[amp])
         key = "amp" if amp else "fp32"
-        bound = best_bound.get(torch.bfloat16, fp32_bound) if amp else fp32_bound
-        dt = torch.bfloat16 if (amp and torch.bfloat16 in bound_s) else torch.float32
+        bound = best_bound.get(amp_dtype, fp32_bound) if amp else fp32_bound
+        dt = amp_dtype if (amp and amp_dtype in bound_s) else torch.float32
         # each repeat's fit beside the GEMMs timed just before it: the check on the best-of ratio
         per_repeat = [f / (BATCH / b) for f, b in zip(fit_sps[amp], bound_s[dt])]
         entry = {"samples_per_sec": sps, "repeats": fit_sps[amp], "ratio_to_bound": sps / bound,
@@ -242,7 +253,7 @@ def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | 
         res["fit"][key] = entry
         target = "≥ 0.85" if (key == "fp32" and dev.type == "cpu") else ""
         rows.append(row(f"fit {key} samples/s", round(sps), "samples/s"))
-        rows.append(row(f"fit {key} / GEMM bound" + (" (bf16 bound)" if amp else ""),
+        rows.append(row(f"fit {key} / GEMM bound" + (f" ({amp_why.split(' (')[0]}; its bound)" if amp else ""),
                         round(entry["ratio_to_bound"], 3), "", target,
                         (entry["ratio_to_bound"] >= 0.85) if target else None))
     if fit_best:
@@ -253,6 +264,10 @@ def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | 
     rows.append(row("phases: " + " / ".join(PHASES), " / ".join(f"{step[k + '_ms']:.2f}" for k in PHASES), "ms"))
     rows.append(row("GEMMs alone: forward / backward", f"{gemm_fwd:.2f} / {gemm - gemm_fwd:.2f}", "ms"))
     rows.append(row("bound ratio if only GEMMs + noise + Adam ran", round(step["ratio_if_only_gemm_noise_adam"], 3)))
+    if fit_best:
+        target = "≥ 0.92" if dev.type == "cpu" else ""
+        rows.append(row("fit fp32 / step ceiling (GEMMs + noise + Adam)", round(res["fit_over_step_ceiling"], 3),
+                        "", target, (res["fit_over_step_ceiling"] >= 0.92) if target else None))
     if tutorial:
         tut = max(tut_sps)
         res["tutorial_samples_per_sec"] = tut

@@ -2,7 +2,7 @@
 
 ``fit`` takes a model and image tensors, not a dataset: it moves the data to the device once,
 shuffles by index, corrupts each batch on the fly when ``noise`` is given (targets stay clean),
-uses bf16 mixed precision on CUDA, flushes denormal floats on the CPU while it trains and
+uses mixed precision on CUDA only when asked and supported (``choose_autocast``), flushes denormal floats on the CPU while it trains and
 evaluates (``device.flush_denormals``), and shows a single tqdm bar.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .data import check_images, check_seed, noise_function
 from .device import flush_denormals, pick_device, tune_threads
 from .memory import tune_heap
 
-__all__ = ["History", "fit", "reconstruct", "mse", "make_corruptor", "check_images"]
+__all__ = ["History", "fit", "reconstruct", "mse", "make_corruptor", "check_images", "choose_autocast"]
 
 NoiseSpec = Union[None, float, tuple, dict, Callable[[torch.Tensor, torch.Generator], torch.Tensor]]
 
@@ -118,10 +118,52 @@ def _check_finite_loss(window: list[torch.Tensor], first_step: int, epoch: int, 
         f"batch to see)")
 
 
-def _autocast(device: torch.device, enabled: bool):
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+def choose_autocast(device_type: str, capability: tuple[int, int] | None = None,
+                    bf16_supported: bool = False, requested: bool = False) -> tuple[torch.dtype | None, bool, str]:
+    """(autocast dtype or None for fp32, whether a gradient scaler is needed, why) for ``fit``.
+
+    A pure function of the hardware: ``device_type`` (``"cuda"``, ``"mps"``, ``"cpu"``), the CUDA
+    ``capability`` (major, minor) and whether the GPU has bf16 (``torch.cuda.is_bf16_supported()``).
+    Mixed precision is used only when ``requested`` (``fit(amp=True)``): for these small networks
+    it was measured slower (H200: bf16 autocast 133k against 173k samples/s in fp32; the cast
+    kernels cost more than the matrix products save). When requested: bf16 on Ampere and later
+    (capability ≥ 8.0 with bf16), fp16 with a gradient scaler on Volta and Turing (7.x: V100,
+    Colab's T4, which has fp16 tensor cores but no bf16), fp32 on older GPUs (no tensor cores) and
+    off CUDA (CPU autocast in bf16 gives different numbers on every CPU)."""
+    if device_type not in ("cuda", "mps", "cpu"):
+        raise ValueError(f"device_type must be 'cuda', 'mps' or 'cpu', got {device_type!r}")
+    if not isinstance(requested, bool) or not isinstance(bf16_supported, bool):
+        raise ValueError("requested and bf16_supported must be True or False")
+    if capability is not None and (not isinstance(capability, tuple) or len(capability) != 2
+                                   or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                              for v in capability)):
+        raise ValueError(f"capability must be (major, minor) such as (7, 5) or None, got {capability!r}")
+    if not requested:
+        return None, False, "fp32 (mixed precision off: measured slower for these small networks)"
+    if device_type != "cuda":
+        return None, False, f"fp32 (mixed precision is used on CUDA only, not on {device_type})"
+    if capability is None:
+        raise ValueError("capability is needed for a CUDA device")
+    if capability >= (8, 0) and bf16_supported:
+        return torch.bfloat16, False, f"bf16 autocast (compute capability {capability[0]}.{capability[1]})"
+    if capability >= (7, 0):
+        return torch.float16, True, (f"fp16 autocast with a gradient scaler (compute capability "
+                                     f"{capability[0]}.{capability[1]}: fp16 tensor cores, no bf16)")
+    return None, False, f"fp32 (compute capability {capability[0]}.{capability[1]}: no tensor cores)"
+
+
+def _amp_plan(device: torch.device, requested: bool) -> tuple[torch.dtype | None, bool, str]:
+    """:func:`choose_autocast` for this device (asks CUDA for its capability only when needed)."""
+    if requested and device.type == "cuda":
+        return choose_autocast("cuda", tuple(torch.cuda.get_device_capability(device)),
+                               bool(torch.cuda.is_bf16_supported()), True)
+    return choose_autocast(device.type, None, False, requested)
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    if dtype is not None and device.type == "cuda":
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
 
 
 def _denormals_flushed(device: torch.device):
@@ -176,7 +218,7 @@ def fit(
     time_budget: float | None = None,
     loss: str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = "mse",
     optimizer: str = "adam",
-    amp: bool = True,
+    amp: bool = False,
     y_train: torch.Tensor | None = None,
     lr_schedule: str = "constant",
     on_epoch: Callable[[int, nn.Module, "History"], None] | None = None,
@@ -203,7 +245,10 @@ def fit(
         time_budget: stop after this many seconds (a positive finite number, checked after every
             batch).
         loss: ``"mse"``, ``"bce"`` or a callable ``loss(output, target)``.
-        amp: ``True`` / ``False``: bf16 autocast on CUDA (ignored elsewhere).
+        amp: ``False`` (default, fp32) / ``True``: mixed precision where the GPU has it, chosen by
+            :func:`choose_autocast` (bf16 on Ampere and later, fp16 with a gradient scaler on
+            Volta/Turing such as Colab's T4, fp32 elsewhere). Off by default: for these small
+            networks it was measured slower (``benchmarks/gpu_check.sh`` measures it).
         lr_schedule: ``"constant"`` (default) or ``"cosine"``: the learning rate falls from ``lr``
             to 0 along half a cosine over the run. The run's progress is the larger of the share of
             steps done and, with ``time_budget``, the share of the budget spent, so a budgeted run
@@ -272,6 +317,8 @@ def fit(
         test_gen.manual_seed(seed + 1)
         test_in = corrupt(x_test, test_gen) if corrupt else x_test
     opt = _make_optimizer(optimizer, model.parameters(), lr)
+    amp_dtype, use_scaler, _ = _amp_plan(dev, amp)
+    scaler = torch.amp.GradScaler("cuda") if use_scaler else None
 
     hist = History(device=str(dev))
     n = xs.shape[0]
@@ -301,7 +348,7 @@ def fit(
                     tb = xb if (ts is xs and not user_noise) else ts.index_select(0, idx)
                     if corrupt is not None:
                         xb = corrupt(xb, gen)
-                    with _autocast(dev, amp):
+                    with _autocast(dev, amp_dtype):
                         out = model(xb)
                     if step == 0:
                         _check_output(out, tb, "first training batch")
@@ -317,8 +364,13 @@ def fit(
                             _check_finite_loss(window, step - len(window) + 1, epoch, lr)
                             window = []
                     opt.zero_grad(set_to_none=True)
-                    batch_loss.backward()
-                    opt.step()
+                    if scaler is None:
+                        batch_loss.backward()
+                        opt.step()
+                    else:  # fp16: scale the loss so small gradients survive, unscale in the step
+                        scaler.scale(batch_loss).backward()
+                        scaler.step(opt)
+                        scaler.update()
                     step += 1
                     if lr_schedule == "cosine":
                         _set_lr(opt, lr, _progress(step, total_steps, start, time_budget))

@@ -159,6 +159,8 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
                                           proc_cgroup="/nonexistent"),
     "device.tune_threads": dict,
     "device.flushes_denormals": dict,
+    "training.choose_autocast": lambda: dict(device_type="cuda", capability=(7, 5), bf16_supported=False,
+                                             requested=True),
     "device.flush_denormals": lambda: dict(enabled=True),
     # pca
     "pca.principal_axes": lambda: dict(x=_images(20), k=5, chunk=7, with_variances=True),

@@ -317,3 +317,48 @@ def test_the_setting_is_restored_after_an_error_and_evaluation_flushes_too():
     assert not flushes_denormals()
     with pytest.raises(ValueError, match="enabled must be True or False"):
         flush_denormals("yes")
+
+
+# --- mixed precision: only where supported and asked for (pure choice logic, tested on the CPU) -------
+
+@pytest.mark.parametrize("device_type, capability, bf16, requested, dtype, scaler", [
+    ("cuda", (9, 0), True, False, None, False),             # H200, default: fp32 (measured faster)
+    ("cuda", (9, 0), True, True, torch.bfloat16, False),    # H200, asked: bf16
+    ("cuda", (8, 0), True, True, torch.bfloat16, False),    # A100
+    ("cuda", (8, 6), False, True, torch.float16, True),     # an Ampere whose torch reports no bf16
+    ("cuda", (7, 5), False, True, torch.float16, True),     # T4 (Colab): fp16 + gradient scaler
+    ("cuda", (7, 0), False, True, torch.float16, True),     # V100
+    ("cuda", (6, 1), False, True, None, False),             # Pascal: no tensor cores, fp32
+    ("cpu", None, False, True, None, False),
+    ("mps", None, False, True, None, False),
+])
+def test_choose_autocast(device_type, capability, bf16, requested, dtype, scaler):
+    from course_utils.training import choose_autocast
+
+    got_dtype, got_scaler, why = choose_autocast(device_type, capability, bf16, requested)
+    assert (got_dtype, got_scaler) == (dtype, scaler) and why
+    assert why.startswith({None: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype])
+
+
+@pytest.mark.parametrize("args, match", [
+    (("tpu", None, False, True), "device_type must be"),
+    (("cuda", None, True, True), "capability is needed"),
+    (("cuda", (7,), True, True), "capability must be"),
+    (("cuda", (7, 5), "yes", True), "must be True or False"),
+])
+def test_choose_autocast_rejects_bad_arguments(args, match):
+    from course_utils.training import choose_autocast
+
+    with pytest.raises(ValueError, match=match):
+        choose_autocast(*args)
+
+
+def test_amp_on_the_cpu_trains_in_fp32_exactly_as_without(mnist_small):
+    x, _, _, _ = mnist_small
+    runs = []
+    for amp in (False, True):
+        torch.manual_seed(0)
+        m = autoencoder(8, hidden=(32,))
+        h = fit(m, x[:400], epochs=1, batch_size=100, lr=1e-3, amp=amp, progress=False, device="cpu")
+        runs.append((h.train_loss, [p.detach().clone() for p in m.parameters()]))
+    assert runs[0][0] == runs[1][0] and all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
