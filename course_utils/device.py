@@ -244,9 +244,14 @@ def flushes_denormals() -> bool:
     return bool(t[0] * t[1] == 0)
 
 
+_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+@functools.cache
 def _openmp_library():
     """The OpenMP runtime torch runs its threads on (``libgomp``, or ``libiomp5`` which offers the
-    same entry point), already loaded in this process; None elsewhere (macOS, Windows)."""
+    same entry point), already loaded in this process (torch loads it on import); None elsewhere
+    (macOS, Windows). Looked up once per process."""
     try:
         maps = Path("/proc/self/maps").read_text()
     except OSError:
@@ -257,14 +262,12 @@ def _openmp_library():
     for path in paths:
         try:
             lib = ctypes.CDLL(path)
-            lib.GOMP_parallel  # noqa: B018 - the entry point must be there
+            lib.GOMP_parallel.argtypes = [_CALLBACK, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
+            lib.GOMP_parallel.restype = None
             return lib
         except (OSError, AttributeError):
             continue
     return None
-
-
-_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
 def _on_every_thread(fn) -> bool:
@@ -284,8 +287,6 @@ def _on_every_thread(fn) -> bool:
             errors.append(err)
 
     cb = _CALLBACK(body)
-    lib.GOMP_parallel.argtypes = [_CALLBACK, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
-    lib.GOMP_parallel.restype = None
     lib.GOMP_parallel(cb, None, torch.get_num_threads(), 0)
     if errors:
         raise errors[0]

@@ -286,7 +286,7 @@ def test_fit_flushes_denormals_on_every_thread_and_restores_the_setting(before):
         torch.set_num_threads(threads)
 
 
-def test_the_setting_is_restored_after_an_error_and_evaluation_flushes_too():
+def test_the_setting_is_restored_after_an_error_and_the_epoch_evaluation_flushes_too():
     from course_utils.device import flush_denormals, flushes_denormals
 
     def loss(out, target):
@@ -298,19 +298,20 @@ def test_the_setting_is_restored_after_an_error_and_evaluation_flushes_too():
             progress=False, device="cpu")
     assert not flushes_denormals()
 
-    class Probe(torch.nn.Module):  # records whether reconstruct runs flushed
+    class Probe(torch.nn.Module):  # records whether the test-set evaluation inside fit runs flushed
         def __init__(self):
             super().__init__()
             self.w = torch.nn.Parameter(torch.ones(1))
             self.flags = []
 
         def forward(self, x):
-            self.flags.append(flushes_denormals())
+            self.flags.append((self.training, flushes_denormals()))
             return x * self.w
 
     p = Probe()
-    reconstruct(p, torch.rand(4, 784), batch_size=2)
-    assert p.flags == [True, True] and not flushes_denormals()
+    fit(p, torch.rand(10, 784), x_test=torch.rand(4, 784), epochs=1, batch_size=10, lr=1e-3, progress=False,
+        device="cpu")
+    assert p.flags == [(True, True), (False, True)] and not flushes_denormals()
     with flush_denormals(False):  # off on purpose: off inside, and back on after
         torch.set_flush_denormal(True)
         assert flushes_denormals()
