@@ -9,6 +9,8 @@ from __future__ import annotations
 #: Part name -> module (inside this package) with ``run(quick, device, **options) -> dict``.
 PARTS: dict[str, str] = {
     "throughput": "throughput",      # 1. fit vs GEMM bound vs the tutorial loop
+    "threads": "threads",            # 1b. fit under a 1-CPU quota: the course's thread choice vs 1, 2
+    "denormals": "denormals",        # 1c. the seminar's sigmoid net vs Xavier init, untrained and trained
     "denoise": "denoise",            # 2. denoising quality at a fixed wall-clock budget
     "reconstruction": "reconstruction",  # 3. 32-d code vs PCA-32 and Hinton & Salakhutdinov 2006
     "widgets": "widgets_response",   # 4. widget callback response times

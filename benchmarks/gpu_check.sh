@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Part 6 of the benchmarks: the same training throughput on CUDA (fp32 and bf16 mixed precision,
-# i.e. fit's amp flag) and the denoising quality at a 10 s budget. Short: about 2 minutes.
+# Part 6 of the benchmarks: the same training throughput on CUDA, fp32 (fit's default) against
+# fit(amp=True), whose dtype training.choose_autocast picks from the GPU (bf16 on Ampere and later,
+# fp16 with a gradient scaler on 7.x such as Colab's T4, fp32 on older GPUs), each against its own
+# GEMM bound; the choice logic alone (a table of capabilities) is printed first; and the
+# denoising quality at a 10 s budget. Short: about 2 minutes. Reading it: amp stays off by
+# default unless "fit amp samples/s" beats "fit fp32 samples/s" on the GPU learners have.
 #
 # Two steps:
 #   1. here (any machine with the offline MNIST beside the repository):
@@ -38,6 +42,16 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 (nvidia-smi || true) > "$OUT/nvidia-smi.txt" 2>&1
 python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')" 2>&1 | tee "$OUT/gpu_check.log"
 python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device visible to torch')"
+
+# what fit(amp=True) chooses on this GPU, and on the others the logic knows
+python3 - <<'PY' 2>&1 | tee -a "$OUT/gpu_check.log"
+import torch
+from course_utils.training import _amp_plan, choose_autocast
+print("this GPU:", torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0),
+      "bf16", torch.cuda.is_bf16_supported(), "->", _amp_plan(torch.device("cuda"), True)[2])
+for name, cap, bf16 in (("T4", (7, 5), False), ("V100", (7, 0), False), ("A100", (8, 0), True), ("H200", (9, 0), True)):
+    print(f"  {name}: {choose_autocast('cuda', cap, bf16, True)[2]}")
+PY
 
 # throughput (fit fp32 and amp, GEMM bounds, tutorial loop) and denoising at a 10 s budget, on CUDA
 timeout 210 python3 -m benchmarks --device cuda --only throughput,denoise --budget 10 \

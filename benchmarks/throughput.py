@@ -26,6 +26,11 @@ from .common import row, sync
 
 BATCH = 300
 
+#: The clock every timer here reads: wall time, or this thread's CPU time (``time.thread_time``)
+#: for the CPU-time rerun, which on a loaded machine with one torch thread counts only the work
+#: (not the time other processes held the CPU). Set by :func:`run`.
+_clock = time.perf_counter
+
 
 def _linears(model: nn.Module) -> list[nn.Linear]:
     return [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -64,11 +69,11 @@ class GemmBound:
         ops = self.forward_ops if forward_only else self.ops
         self.step(ops)
         sync(self.device)
-        t = time.perf_counter()
+        t = _clock()
         for _ in range(steps):
             self.step(ops)
         sync(self.device)
-        return (time.perf_counter() - t) / steps
+        return (_clock() - t) / steps
 
 
 PHASES = ("gather", "noise", "forward", "loss", "zero_grad", "backward", "adam")
@@ -97,21 +102,21 @@ def step_phases_ms(x: torch.Tensor, device, steps: int = 40) -> dict:
         i = (s * BATCH) % max(len(xs) - BATCH + 1, 1)
         t = [0.0] * (len(PHASES) + 1)
         sync(dev)
-        t[0] = time.perf_counter()
+        t[0] = _clock()
         xb = xs.index_select(0, perm[i:i + BATCH])
-        sync(dev); t[1] = time.perf_counter()
+        sync(dev); t[1] = _clock()
         noisy = add_noise(xb, "gaussian", 0.3, generator=g)
-        sync(dev); t[2] = time.perf_counter()
+        sync(dev); t[2] = _clock()
         out = model(noisy)
-        sync(dev); t[3] = time.perf_counter()
+        sync(dev); t[3] = _clock()
         loss = nn.functional.mse_loss(out, xb)
-        sync(dev); t[4] = time.perf_counter()
+        sync(dev); t[4] = _clock()
         opt.zero_grad(set_to_none=True)
-        sync(dev); t[5] = time.perf_counter()
+        sync(dev); t[5] = _clock()
         loss.backward()
-        sync(dev); t[6] = time.perf_counter()
+        sync(dev); t[6] = _clock()
         opt.step()
-        sync(dev); t[7] = time.perf_counter()
+        sync(dev); t[7] = _clock()
         if s >= 5:
             for k, name in enumerate(PHASES):
                 best[name] = min(best[name], 1e3 * (t[k + 1] - t[k]))
@@ -126,8 +131,11 @@ def fit_samples_per_sec(x: torch.Tensor, device, amp: bool) -> float:
 
     torch.manual_seed(0)
     model = seminar_dae()
+    t = _clock()
     h = fit(model, x, epochs=1, batch_size=BATCH, lr=0.01, noise=0.3, progress=False,
             device=device, amp=amp)
+    if _clock is not time.perf_counter:  # CPU time of the whole call (its checks included)
+        return len(x) / (_clock() - t)
     return h.samples_per_sec
 
 
@@ -180,8 +188,11 @@ def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | 
     need, full = gemm_flops_per_sample(model)
     gemm_steps = max(3, n // BATCH // (4 if quick else 2))
     bounds = {torch.float32: GemmBound(model, BATCH, dev)}
-    if True in amp_modes and dev.type == "cuda":
-        bounds[torch.bfloat16] = GemmBound(model, BATCH, dev, torch.bfloat16)
+    from course_utils.training import _amp_plan
+
+    amp_dtype, _, amp_why = _amp_plan(dev, True)  # what fit(amp=True) uses here (choose_autocast)
+    if True in amp_modes and amp_dtype is not None:
+        bounds[amp_dtype] = GemmBound(model, BATCH, dev, amp_dtype)
 
     fit_samples_per_sec(x[: 3 * BATCH], device, amp=False)  # warm-up: allocator, BLAS threads
     bound_s = {dt: [] for dt in bounds}
@@ -210,8 +221,9 @@ def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | 
         "gemm_bound_samples_per_sec_repeats": [BATCH / s for s in bound_s[torch.float32]],
         "fit": {},
     }
-    if torch.bfloat16 in best_bound:
-        res["gemm_bound_bf16_samples_per_sec"] = best_bound[torch.bfloat16]
+    res["amp_choice"] = amp_why
+    if amp_dtype in best_bound:
+        res[f"gemm_bound_{str(amp_dtype).split('.')[-1]}_samples_per_sec"] = best_bound[amp_dtype]
     # where a step's time goes: its phases timed inside real steps, beside the GEMMs timed alone
     fit_best = max(fit_sps[False]) if False in fit_sps else None
     gemm, gemm_fwd = 1e3 * min(bound_s[torch.float32]), 1e3 * min(forward_s)
@@ -224,8 +236,15 @@ def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | 
     step["beside_gemm_ms"] = step["phases_sum_ms"] - gemm
     # the best ratio any loop could reach that draws fresh noise and steps Adam like this one
     step["ratio_if_only_gemm_noise_adam"] = gemm / (gemm + step["noise_ms"] + step["adam_ms"])
+    # the step ceiling: the GEMMs + fresh noise + the Adam step, the work any such loop must do
+    step["ceiling_ms"] = gemm + step["noise_ms"] + step["adam_ms"]
     if fit_best:
         step["fit_step_ms"] = 1e3 * BATCH / fit_best
+        res["fit_over_step_ceiling"] = step["ceiling_ms"] / step["fit_step_ms"]
+        # each repeat's fit against the ceiling timed just before it (GEMMs, then its phases)
+        res["fit_over_step_ceiling_per_repeat"] = [
+            (1e3 * b + p["noise"] + p["adam"]) / (1e3 * BATCH / f)
+            for b, p, f in zip(bound_s[torch.float32], phases, fit_sps[False])]
     res["step_ms"] = step
     rows = [row("GEMM bound (fp32)", round(fp32_bound), "samples/s", "",
                 None),
@@ -233,16 +252,16 @@ def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | 
     for amp in amp_modes:
         sps = max(fit_sps[amp])
         key = "amp" if amp else "fp32"
-        bound = best_bound.get(torch.bfloat16, fp32_bound) if amp else fp32_bound
-        dt = torch.bfloat16 if (amp and torch.bfloat16 in bound_s) else torch.float32
+        bound = best_bound.get(amp_dtype, fp32_bound) if amp else fp32_bound
+        dt = amp_dtype if (amp and amp_dtype in bound_s) else torch.float32
         # each repeat's fit beside the GEMMs timed just before it: the check on the best-of ratio
         per_repeat = [f / (BATCH / b) for f, b in zip(fit_sps[amp], bound_s[dt])]
         entry = {"samples_per_sec": sps, "repeats": fit_sps[amp], "ratio_to_bound": sps / bound,
                  "ratio_to_bound_per_repeat": per_repeat, "achieved_gflops": sps * need / 1e9}
         res["fit"][key] = entry
-        target = "≥ 0.85" if (key == "fp32" and dev.type == "cpu") else ""
+        target = ""  # judged against the step ceiling below (issue 17); reported
         rows.append(row(f"fit {key} samples/s", round(sps), "samples/s"))
-        rows.append(row(f"fit {key} / GEMM bound" + (" (bf16 bound)" if amp else ""),
+        rows.append(row(f"fit {key} / GEMM bound" + (f" ({amp_why.split(' (')[0]}; its bound)" if amp else ""),
                         round(entry["ratio_to_bound"], 3), "", target,
                         (entry["ratio_to_bound"] >= 0.85) if target else None))
     if fit_best:
@@ -253,6 +272,10 @@ def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | 
     rows.append(row("phases: " + " / ".join(PHASES), " / ".join(f"{step[k + '_ms']:.2f}" for k in PHASES), "ms"))
     rows.append(row("GEMMs alone: forward / backward", f"{gemm_fwd:.2f} / {gemm - gemm_fwd:.2f}", "ms"))
     rows.append(row("bound ratio if only GEMMs + noise + Adam ran", round(step["ratio_if_only_gemm_noise_adam"], 3)))
+    if fit_best:
+        target = "≥ 0.92" if dev.type == "cpu" else ""
+        rows.append(row("fit fp32 / step ceiling (GEMMs + noise + Adam)", round(res["fit_over_step_ceiling"], 3),
+                        "", target, (res["fit_over_step_ceiling"] >= 0.92) if target else None))
     if tutorial:
         tut = max(tut_sps)
         res["tutorial_samples_per_sec"] = tut
@@ -260,12 +283,44 @@ def run(quick: bool = False, device: str = "cpu", amp_modes: tuple[bool, ...] | 
         base = res["fit"].get("fp32") or next(iter(res["fit"].values()))
         res["speedup_vs_tutorial"] = base["samples_per_sec"] / tut
         rows.append(row("tutorial loop samples/s", round(tut), "samples/s"))
-        target = "≥ 3" if dev.type == "cpu" else ""
+        target = "≥ 2" if dev.type == "cpu" else ""  # issue 17 (3x lay above the GEMM bound here)
         rows.append(row("fit fp32 / tutorial loop", round(res["speedup_vs_tutorial"], 2), "×", target,
-                        (res["speedup_vs_tutorial"] >= 3) if target else None))
+                        (res["speedup_vs_tutorial"] >= 2) if target else None))
         # 3x the tutorial loop may lie above what the GEMMs alone allow on this machine
         res["three_times_tutorial_over_bound"] = 3 * tut / fp32_bound
         rows.append(row("3 × tutorial loop / GEMM bound", round(res["three_times_tutorial_over_bound"], 3), "",
                         "", None))
+    if dev.type == "cpu" and torch.get_num_threads() == 1 and False in amp_modes:
+        res["cpu_time"] = cpu_time_ratio(x, device, bounds[torch.float32], gemm_steps, repeats, quick)
+        c = res["cpu_time"]
+        rows.append(row("CPU time, 1 thread: fit / step ceiling (GEMMs + noise + Adam)",
+                        round(c["fit_over_step_ceiling"], 3), "", "≥ 0.92", c["fit_over_step_ceiling"] >= 0.92))
+        rows.append(row("CPU time: fit step / ceiling (GEMMs + noise + Adam) ms",
+                        f"{c['fit_step_ms']:.2f} / {c['ceiling_ms']:.2f} ({c['gemm_ms']:.2f} + "
+                        f"{c['noise_ms']:.2f} + {c['adam_ms']:.2f})", "ms"))
+        rows.append(row("CPU time: fit / GEMM bound", round(c["fit_over_gemm_bound"], 3)))
     res["rows"] = rows
     return res
+
+
+def cpu_time_ratio(x: torch.Tensor, device, bound: GemmBound, gemm_steps: int, repeats: int, quick: bool) -> dict:
+    """The step ceiling and ``fit`` again, timed by this thread's CPU time (one torch thread):
+    on a loaded machine the wall-clock ratio mostly measures the other processes."""
+    global _clock
+    _clock = time.thread_time
+    try:
+        gemm, phases, fits = [], [], []
+        for _ in range(repeats):
+            gemm.append(bound.seconds_per_step(gemm_steps))
+            phases.append(step_phases_ms(x, device, steps=5 if quick else 40))
+            fits.append(fit_samples_per_sec(x, device, amp=False))
+    finally:
+        _clock = time.perf_counter
+    g = 1e3 * min(gemm)
+    noise, adam = min(p["noise"] for p in phases), min(p["adam"] for p in phases)
+    fit_ms = 1e3 * BATCH / max(fits)
+    ceiling = g + noise + adam
+    return {"gemm_ms": g, "noise_ms": noise, "adam_ms": adam, "ceiling_ms": ceiling, "fit_step_ms": fit_ms,
+            "fit_over_step_ceiling": ceiling / fit_ms, "fit_over_gemm_bound": g / fit_ms,
+            "fit_samples_per_cpu_second_repeats": fits, "phases_ms_best": {
+                k: min(p[k] for p in phases) for k in PHASES}}

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from . import config
+from .device import tune_threads
 from .memory import tune_heap
 
 __all__ = ["MNIST_FILES", "MNISTError", "load_mnist", "shared_images", "add_noise", "NOISE_KINDS",
@@ -222,6 +223,7 @@ def load_mnist(
 def _issue(key: tuple, images: np.ndarray, labels: np.ndarray, idx: np.ndarray | None):
     """Fresh float images and int64 labels of ``images[idx]``; remember the images under ``key``."""
     tune_heap()  # MNIST-sized arrays from here on: keep freed ones off the heap (see memory)
+    tune_threads()  # and as many torch threads as the CPUs this process may use (see device)
     if idx is not None:
         images, labels = images[idx], labels[idx]
     x = _to_float(images)

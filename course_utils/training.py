@@ -2,10 +2,13 @@
 
 ``fit`` takes a model and image tensors, not a dataset: it moves the data to the device once,
 shuffles by index, corrupts each batch on the fly when ``noise`` is given (targets stay clean),
-uses bf16 mixed precision on CUDA, and shows a single tqdm bar.
+uses mixed precision on CUDA only when asked and supported (``choose_autocast``), flushes denormal floats on the CPU while it trains
+(``device.flush_denormals``; ``reconstruct`` and ``mse`` do not: no gain measured, see
+benchmarks/README.md), and shows a single tqdm bar.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,10 +18,10 @@ import torch
 from torch import nn
 
 from .data import check_images, check_seed, noise_function
-from .device import pick_device
+from .device import flush_denormals, pick_device, tune_threads
 from .memory import tune_heap
 
-__all__ = ["History", "fit", "reconstruct", "mse", "make_corruptor", "check_images"]
+__all__ = ["History", "fit", "reconstruct", "mse", "make_corruptor", "check_images", "choose_autocast"]
 
 NoiseSpec = Union[None, float, tuple, dict, Callable[[torch.Tensor, torch.Generator], torch.Tensor]]
 
@@ -116,10 +119,58 @@ def _check_finite_loss(window: list[torch.Tensor], first_step: int, epoch: int, 
         f"batch to see)")
 
 
-def _autocast(device: torch.device, enabled: bool):
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+def choose_autocast(device_type: str, capability: tuple[int, int] | None = None,
+                    bf16_supported: bool = False, requested: bool = False) -> tuple[torch.dtype | None, bool, str]:
+    """(autocast dtype or None for fp32, whether a gradient scaler is needed, why) for ``fit``.
+
+    A pure function of the hardware: ``device_type`` (``"cuda"``, ``"mps"``, ``"cpu"``), the CUDA
+    ``capability`` (major, minor) and whether the GPU has bf16 (``torch.cuda.is_bf16_supported()``).
+    Mixed precision is used only when ``requested`` (``fit(amp=True)``): for these small networks
+    it was measured slower (H200: bf16 autocast 133k against 173k samples/s in fp32; the cast
+    kernels cost more than the matrix products save). When requested: bf16 on Ampere and later
+    (capability ≥ 8.0 with bf16), fp16 with a gradient scaler on Volta and Turing (7.x: V100,
+    Colab's T4, which has fp16 tensor cores but no bf16), fp32 on older GPUs (no tensor cores) and
+    off CUDA (CPU autocast in bf16 gives different numbers on every CPU)."""
+    if device_type not in ("cuda", "mps", "cpu"):
+        raise ValueError(f"device_type must be 'cuda', 'mps' or 'cpu', got {device_type!r}")
+    if not isinstance(requested, bool) or not isinstance(bf16_supported, bool):
+        raise ValueError("requested and bf16_supported must be True or False")
+    if capability is not None and (not isinstance(capability, tuple) or len(capability) != 2
+                                   or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                              for v in capability)):
+        raise ValueError(f"capability must be (major, minor) such as (7, 5) or None, got {capability!r}")
+    if not requested:
+        return None, False, "fp32 (mixed precision off: measured slower for these small networks)"
+    if device_type != "cuda":
+        return None, False, f"fp32 (mixed precision is used on CUDA only, not on {device_type})"
+    if capability is None:
+        raise ValueError("capability is needed for a CUDA device")
+    if capability >= (8, 0) and bf16_supported:
+        return torch.bfloat16, False, f"bf16 autocast (compute capability {capability[0]}.{capability[1]})"
+    if capability >= (7, 0):
+        return torch.float16, True, (f"fp16 autocast with a gradient scaler (compute capability "
+                                     f"{capability[0]}.{capability[1]}: fp16 tensor cores, no bf16)")
+    return None, False, f"fp32 (compute capability {capability[0]}.{capability[1]}: no tensor cores)"
+
+
+def _amp_plan(device: torch.device, requested: bool) -> tuple[torch.dtype | None, bool, str]:
+    """:func:`choose_autocast` for this device (asks CUDA for its capability only when needed)."""
+    if requested and device.type == "cuda":
+        return choose_autocast("cuda", tuple(torch.cuda.get_device_capability(device)),
+                               bool(torch.cuda.is_bf16_supported()), True)
+    return choose_autocast(device.type, None, False, requested)
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    if dtype is not None and device.type == "cuda":
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def _denormals_flushed(device: torch.device):
+    """:class:`course_utils.device.flush_denormals` on the CPU; nothing elsewhere (GPUs flush or
+    handle denormals at full speed)."""
+    return flush_denormals() if device.type == "cpu" else contextlib.nullcontext()
 
 
 def _make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
@@ -168,7 +219,7 @@ def fit(
     time_budget: float | None = None,
     loss: str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = "mse",
     optimizer: str = "adam",
-    amp: bool = True,
+    amp: bool = False,
     y_train: torch.Tensor | None = None,
     lr_schedule: str = "constant",
     on_epoch: Callable[[int, nn.Module, "History"], None] | None = None,
@@ -197,7 +248,10 @@ def fit(
         time_budget: stop after this many seconds (a positive finite number, checked after every
             batch).
         loss: ``"mse"``, ``"bce"`` or a callable ``loss(output, target)``.
-        amp: ``True`` / ``False``: bf16 autocast on CUDA (ignored elsewhere).
+        amp: ``False`` (default, fp32) / ``True``: mixed precision where the GPU has it, chosen by
+            :func:`choose_autocast` (bf16 on Ampere and later, fp16 with a gradient scaler on
+            Volta/Turing such as Colab's T4, fp32 elsewhere). Off by default: for these small
+            networks it was measured slower (``benchmarks/gpu_check.sh`` measures it).
         lr_schedule: ``"constant"`` (default) or ``"cosine"``: the learning rate falls from ``lr``
             to 0 along half a cosine over the run. The run's progress is the larger of the share of
             steps done and, with ``time_budget``, the share of the budget spent, so a budgeted run
@@ -219,6 +273,7 @@ def fit(
     epochs = _positive_int(epochs, "epochs")
     batch_size = _positive_int(batch_size, "batch_size")
     tune_heap()
+    tune_threads()
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0 or not math.isfinite(lr):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if time_budget is not None and (isinstance(time_budget, bool) or not isinstance(time_budget, (int, float))
@@ -277,6 +332,8 @@ def fit(
         test_gen.manual_seed(seed + 1)
         test_in = corrupt(x_test, test_gen) if corrupt else x_test
     opt = _make_optimizer(optimizer, model.parameters(), lr)
+    amp_dtype, use_scaler, _ = _amp_plan(dev, amp)
+    scaler = torch.amp.GradScaler("cuda") if use_scaler else None
 
     hist = History(device=str(dev))
     n = xs.shape[0]
@@ -287,71 +344,86 @@ def fit(
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=epochs, desc="training", unit="epoch", leave=True)
-    check_every = 1 if dev.type == "cpu" else 25  # a check syncs: on a GPU, only every 25 steps
+    on_cpu = dev.type == "cpu"
+    check_every = 25  # off the CPU a check syncs: only every 25 steps
     start = time.perf_counter()
     try:
-        for epoch in range(epochs):
-            model.train()
-            perm = torch.randperm(n, generator=gen, device=dev)
-            total = torch.zeros((), device=dev)
-            done = 0
-            window: list[torch.Tensor] = []
-            for i in range(0, n, batch_size):
-                idx = perm[i:i + batch_size]
-                xb = xs.index_select(0, idx)  # cheaper than xs[idx] (no advanced-indexing path)
-                # targets share the gathered batch unless a user callable might corrupt in place
-                tb = xb if (ts is xs and not user_noise) else ts.index_select(0, idx)
-                if corrupt is not None:
-                    xb = corrupt(xb, gen)
-                with _autocast(dev, amp):
+        with _denormals_flushed(dev):  # the seminar's saturated sigmoids (see device.flush_denormals)
+            for epoch in range(epochs):
+                model.train()
+                perm = torch.randperm(n, generator=gen, device=dev)
+                total = torch.zeros((), device=dev)
+                sum_cpu = 0.0
+                done = 0
+                window: list[torch.Tensor] = []
+                for i in range(0, n, batch_size):
+                    idx = perm[i:i + batch_size]
+                    xb = xs.index_select(0, idx)  # cheaper than xs[idx] (no advanced-indexing path)
+                    # targets share the gathered batch unless a user callable might corrupt in place
+                    tb = xb if (ts is xs and not user_noise) else ts.index_select(0, idx)
+                    if corrupt is not None:
+                        xb = corrupt(xb, gen)
+                    with _autocast(dev, amp_dtype):
+                        if code_l1:
+                            code = model.encode(xb)
+                            out = model.decode(code)
+                        else:
+                            out = model(xb)
+                    if step == 0:
+                        _check_output(out, tb, "first training batch")
+                    batch_loss = loss_fn(out.float(), tb)
+                    if penalty is not None:
+                        extra = penalty(model, xb)
+                        if not isinstance(extra, torch.Tensor) or extra.numel() != 1:
+                            raise ValueError(f"penalty must return a scalar tensor, got {type(extra).__name__}"
+                                             f"{tuple(extra.shape) if isinstance(extra, torch.Tensor) else ''}")
+                        batch_loss = batch_loss + extra.float().reshape(())
                     if code_l1:
-                        code = model.encode(xb)
-                        out = model.decode(code)
+                        batch_loss = batch_loss + code_l1 * code.float().abs().mean()
+                    if on_cpu:  # one scalar read, no sync to wait for: check every step
+                        value = batch_loss.item()
+                        if not math.isfinite(value):
+                            _check_finite_loss([batch_loss.detach()], step, epoch, lr)
+                        sum_cpu += value * len(idx)
                     else:
-                        out = model(xb)
-                if step == 0:
-                    _check_output(out, tb, "first training batch")
-                batch_loss = loss_fn(out.float(), tb)
-                if penalty is not None:
-                    extra = penalty(model, xb)
-                    if not isinstance(extra, torch.Tensor) or extra.numel() != 1:
-                        raise ValueError(f"penalty must return a scalar tensor, got {type(extra).__name__}"
-                                         f"{tuple(extra.shape) if isinstance(extra, torch.Tensor) else ''}")
-                    batch_loss = batch_loss + extra.float().reshape(())
-                if code_l1:
-                    batch_loss = batch_loss + code_l1 * code.float().abs().mean()
-                window.append(batch_loss.detach())
-                if len(window) == check_every:
-                    _check_finite_loss(window, step - len(window) + 1, epoch, lr)
-                    window = []
-                opt.zero_grad(set_to_none=True)
-                batch_loss.backward()
-                opt.step()
-                step += 1
-                if lr_schedule == "cosine":
-                    _set_lr(opt, lr, _progress(step, total_steps, start, time_budget))
-                total += batch_loss.detach() * len(idx)
-                done += len(idx)
-                if time_budget is not None and time.perf_counter() - start > time_budget:
-                    hist.stopped_by_budget = True
+                        window.append(batch_loss.detach())
+                        if len(window) == check_every:
+                            _check_finite_loss(window, step - len(window) + 1, epoch, lr)
+                            window = []
+                    opt.zero_grad(set_to_none=True)
+                    if scaler is None:
+                        batch_loss.backward()
+                        opt.step()
+                    else:  # fp16: scale the loss so small gradients survive, unscale in the step
+                        scaler.scale(batch_loss).backward()
+                        scaler.step(opt)
+                        scaler.update()
+                    step += 1
+                    if lr_schedule == "cosine":
+                        _set_lr(opt, lr, _progress(step, total_steps, start, time_budget))
+                    if not on_cpu:
+                        total += batch_loss.detach() * len(idx)
+                    done += len(idx)
+                    if time_budget is not None and time.perf_counter() - start > time_budget:
+                        hist.stopped_by_budget = True
+                        break
+                if window:
+                    _check_finite_loss(window, step - len(window), epoch, lr)
+                seen += done
+                hist.train_loss.append((sum_cpu if on_cpu else float(total)) / done)
+                hist.epochs_run += done / n
+                if test_in is not None:
+                    hist.test_mse.append(mse(model, test_in, x_test, batch_size=max(batch_size, 1000)))
+                if bar is not None:
+                    post = {"loss": f"{hist.train_loss[-1]:.4f}"}
+                    if hist.test_mse:
+                        post["test"] = f"{hist.test_mse[-1]:.4f}"
+                    bar.set_postfix(post)
+                    bar.update(1)
+                if on_epoch is not None:
+                    on_epoch(epoch + 1, model, hist)
+                if hist.stopped_by_budget:
                     break
-            if window:
-                _check_finite_loss(window, step - len(window), epoch, lr)
-            seen += done
-            hist.train_loss.append(float(total) / done)
-            hist.epochs_run += done / n
-            if test_in is not None:
-                hist.test_mse.append(mse(model, test_in, x_test, batch_size=max(batch_size, 1000)))
-            if bar is not None:
-                post = {"loss": f"{hist.train_loss[-1]:.4f}"}
-                if hist.test_mse:
-                    post["test"] = f"{hist.test_mse[-1]:.4f}"
-                bar.set_postfix(post)
-                bar.update(1)
-            if on_epoch is not None:
-                on_epoch(epoch + 1, model, hist)
-            if hist.stopped_by_budget:
-                break
     finally:
         if bar is not None:
             bar.close()

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import PARTS, course, denoise, reconstruction, throughput, widgets_response  # noqa: E402
+from benchmarks import (PARTS, course, denoise, denormals, reconstruction, threads, throughput,  # noqa: E402
+                        widgets_response)
 from benchmarks.__main__ import main  # noqa: E402
 
 
@@ -53,6 +54,23 @@ def test_throughput_quick():
     assert positive(r["three_times_tutorial_over_bound"])
 
 
+def test_threads_quick_runs_each_contender_under_one_cpu():
+    r = threads.run(quick=True)
+    assert set(r["contenders"]) == {"default", "1 thread", "2 threads"}
+    assert all(positive(c["samples_per_sec"]) for c in r["contenders"].values())
+    assert r["contenders"]["1 thread"]["threads"] == 1 and r["contenders"]["2 threads"]["threads"] == 2
+    assert r["contenders"]["default"]["threads"] == 1  # one CPU (a quota or the affinity stand-in)
+    assert r["limit"]["kind"] in ("cgroup", "affinity") and r["limit"]["how"]
+
+
+def test_denormals_quick_compares_seminar_and_xavier_trained_and_untrained():
+    r = denormals.run(quick=True)
+    for state in ("untrained", "trained"):
+        assert positive(r[f"seminar_over_xavier_{state}"]) and positive(r[f"seminar_over_xavier_{state}_kept"])
+    assert len(r["fit_samples_per_sec"]) == 8 and all(positive(v[0]) for v in r["fit_samples_per_sec"].values())
+    assert all(0 <= v < 1 for v in r["denormal_share_of_gradients"].values())
+
+
 def test_denoise_quick():
     r = denoise.run(quick=True)
     assert r["noisy_input_mse"] == pytest.approx(0.09, rel=0.1)  # σ² = 0.09 for unclipped noise
@@ -84,8 +102,9 @@ def test_reconstruction_quick():
 
 def test_widgets_quick_times_each_callback(prepared_cache):
     r = widgets_response.run(quick=True)   # the prepared cache holds every widget's model
+    assert set(r["sliders"]) == set(widgets_response.SLIDERS) and r["no_slider_entry"] == []
     assert set(r["callbacks"]) == {"noise", "latent"}
-    for name, entry in r["callbacks"].items():
+    for name, entry in r["sliders"].items():
         assert entry["available"] and "error" not in entry, f"{name}: {entry}"
         assert positive(entry["with_render_ms_median"]) and positive(entry["callback_ms_worst"])
         assert entry["with_render_ms_worst"] >= entry["with_render_ms_median"] > 0
@@ -119,7 +138,7 @@ def test_cli_writes_json_and_prints_a_table(tmp_path, capsys):
     assert "fit fp32 / GEMM bound" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="unknown part"):
         main(["--only", "nonsense", "--out", str(out)])
-    assert set(PARTS) == {"throughput", "denoise", "reconstruction", "widgets", "course"}
+    assert set(PARTS) == {"throughput", "threads", "denormals", "denoise", "reconstruction", "widgets", "course"}
 
 
 def test_seminar_2000_records_its_curve_as_it_goes(tmp_path):

@@ -251,3 +251,115 @@ def test_bad_fit_arguments_are_rejected_before_training(kwargs, match):
     args = dict(epochs=1, batch_size=50, lr=1e-3, progress=False, device="cpu")
     with pytest.raises(ValueError, match=match):
         fit(autoencoder(4, hidden=(8,)), _x(), **{**args, **kwargs})
+
+
+# --- denormal floats: flushed while training and evaluating, on every thread, then restored ----------
+
+def _flushed_share() -> float:
+    """Share of a 4M-element product of normal floats whose denormal results came out as zero: the
+    work is split over torch's threads, so 1.0 means every thread flushes, 0.5 with two threads
+    that only the calling one does."""
+    return float((torch.full((1 << 22,), 1e-30) * 1e-9).eq(0).float().mean())
+
+
+@pytest.mark.parametrize("before", [False, True])
+def test_fit_flushes_denormals_on_every_thread_and_restores_the_setting(before):
+    from course_utils.device import flushes_denormals
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    seen = []
+
+    def loss(out, target):
+        seen.append((flushes_denormals(), _flushed_share()))
+        return torch.nn.functional.mse_loss(out, target)
+
+    try:
+        torch.set_flush_denormal(before)
+        share_before = _flushed_share()
+        fit(linear_autoencoder(2), torch.rand(20, 784), epochs=1, batch_size=10, lr=1e-3, loss=loss,
+            progress=False, device="cpu")
+        assert seen == [(True, 1.0)] * 2  # every thread flushed during training
+        assert flushes_denormals() == before and _flushed_share() == share_before  # as it was
+    finally:
+        torch.set_flush_denormal(False)
+        torch.set_num_threads(threads)
+
+
+def test_the_setting_is_restored_after_an_error_and_the_epoch_evaluation_flushes_too():
+    from course_utils.device import flush_denormals, flushes_denormals
+
+    def loss(out, target):
+        raise RuntimeError("a loss that fails at the first step")
+
+    torch.set_flush_denormal(False)
+    with pytest.raises(RuntimeError, match="fails at the first step"):
+        fit(linear_autoencoder(2), torch.rand(20, 784), epochs=1, batch_size=10, lr=1e-3, loss=loss,
+            progress=False, device="cpu")
+    assert not flushes_denormals()
+
+    class Probe(torch.nn.Module):  # records whether the test-set evaluation inside fit runs flushed
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1))
+            self.flags = []
+
+        def forward(self, x):
+            self.flags.append((self.training, flushes_denormals()))
+            return x * self.w
+
+    p = Probe()
+    fit(p, torch.rand(10, 784), x_test=torch.rand(4, 784), epochs=1, batch_size=10, lr=1e-3, progress=False,
+        device="cpu")
+    assert p.flags == [(True, True), (False, True)] and not flushes_denormals()
+    with flush_denormals(False):  # off on purpose: off inside, and back on after
+        torch.set_flush_denormal(True)
+        assert flushes_denormals()
+    assert not flushes_denormals()
+    with pytest.raises(ValueError, match="enabled must be True or False"):
+        flush_denormals("yes")
+
+
+# --- mixed precision: only where supported and asked for (pure choice logic, tested on the CPU) -------
+
+@pytest.mark.parametrize("device_type, capability, bf16, requested, dtype, scaler", [
+    ("cuda", (9, 0), True, False, None, False),             # H200, default: fp32 (measured faster)
+    ("cuda", (9, 0), True, True, torch.bfloat16, False),    # H200, asked: bf16
+    ("cuda", (8, 0), True, True, torch.bfloat16, False),    # A100
+    ("cuda", (8, 6), False, True, torch.float16, True),     # an Ampere whose torch reports no bf16
+    ("cuda", (7, 5), False, True, torch.float16, True),     # T4 (Colab): fp16 + gradient scaler
+    ("cuda", (7, 0), False, True, torch.float16, True),     # V100
+    ("cuda", (6, 1), False, True, None, False),             # Pascal: no tensor cores, fp32
+    ("cpu", None, False, True, None, False),
+    ("mps", None, False, True, None, False),
+])
+def test_choose_autocast(device_type, capability, bf16, requested, dtype, scaler):
+    from course_utils.training import choose_autocast
+
+    got_dtype, got_scaler, why = choose_autocast(device_type, capability, bf16, requested)
+    assert (got_dtype, got_scaler) == (dtype, scaler) and why
+    assert why.startswith({None: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype])
+
+
+@pytest.mark.parametrize("args, match", [
+    (("tpu", None, False, True), "device_type must be"),
+    (("cuda", None, True, True), "capability is needed"),
+    (("cuda", (7,), True, True), "capability must be"),
+    (("cuda", (7, 5), "yes", True), "must be True or False"),
+])
+def test_choose_autocast_rejects_bad_arguments(args, match):
+    from course_utils.training import choose_autocast
+
+    with pytest.raises(ValueError, match=match):
+        choose_autocast(*args)
+
+
+def test_amp_on_the_cpu_trains_in_fp32_exactly_as_without(mnist_small):
+    x, _, _, _ = mnist_small
+    runs = []
+    for amp in (False, True):
+        torch.manual_seed(0)
+        m = autoencoder(8, hidden=(32,))
+        h = fit(m, x[:400], epochs=1, batch_size=100, lr=1e-3, amp=amp, progress=False, device="cpu")
+        runs.append((h.train_loss, [p.detach().clone() for p in m.parameters()]))
+    assert runs[0][0] == runs[1][0] and all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
