@@ -10,8 +10,12 @@ green. This test looks at what the learner sees. It
    the kernel is idle (asked over the server's REST API) and fails on any error output;
 3. finds a slider by its label, checks that it is rendered as a slider, moves it with the keyboard
    and asserts that the figure it drives changed;
-4. saves screenshots of each state under ``course_utils.config.artifact_dir() / "browser-test"``
-   (``./build/browser-test`` unless ``COURSE_ARTIFACT_DIR`` is set).
+4. presents the same notebook, with its kernel still live, as a slideshow at 1280×720 with
+   jupyterlab-deck (the README's presenter guide: the notebook toolbar's "Toggle Deck" button, Space
+   to advance), walks every slide, fails if a slide is taller than the screen, and on the slider's
+   slide moves the slider and requires the figure to change — the sliders work on the slides;
+5. saves screenshots of each state under ``course_utils.config.artifact_dir() / "browser-test"``
+   (``./build/browser-test`` unless ``COURSE_ARTIFACT_DIR`` is set), one per slide in ``slides/``.
 
 Missing Chromium or Playwright skips the test on a laptop, but fails it in CI (``CI=true``).
 The server, its kernels and the browser are always shut down; every wait has a deadline.
@@ -42,6 +46,7 @@ from course_utils import config
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+DECK_KEYS = ROOT / "binder" / "deck-keys.json"  # the slideshow's keys (Space, PageDown, ...)
 CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -64,6 +69,10 @@ CASES = [
     ("06_denoising_autoencoder.ipynb", "noise level σ"),
     ("04_autoencoder.ipynb", "code size"),
 ]
+
+#: The projector the slideshow must fit: every slide's content at most this tall, no scrolling.
+SLIDE_VIEWPORT = {"width": 1280, "height": 720}
+DECK_BUTTON = '.jp-NotebookPanel-toolbar [data-command="deck:toggle"]'
 
 STDERR_OUTPUT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 # What a learner sees when a widget cannot be shown: the widget manager's error box (a model or
@@ -165,7 +174,10 @@ def _write_harness_notebook(path: Path) -> None:
         f'max=1.0, step=0.1, description="{HARNESS_LABEL}"))',
     ]
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Browser harness\nA title slide, then the slider's slide.")]
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in cells]
+    for cell, kind in zip(nb.cells, ["slide", "skip", "skip", "slide"]):  # as the lessons do
+        cell.metadata["slideshow"] = {"slide_type": kind}
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
                                  "name": "python3"}
     nbformat.write(nb, path)
@@ -251,13 +263,16 @@ def _lab_env(tmp: Path, token: str) -> dict:
     token in JUPYTER_TOKEN — never on the command line (readable with ``ps``) nor in the log (a
     token from the environment is shown as ``...`` in the server's start-up banner)."""
     # A private Jupyter config folder: no user password, theme, workspace or extension settings leak
-    # in. All cells stay in the DOM (no windowing) and no news pop-up covers the page.
+    # in. All cells stay in the DOM (no windowing) and no news pop-up covers the page. The slideshow
+    # keys are the course's (binder/deck-keys.json, the file the README installs for presenters).
     cfg = tmp / "jupyter-config"
     settings = cfg / "lab" / "user-settings" / "@jupyterlab"
+    deck_keys = json.loads(DECK_KEYS.read_text())["@jupyterlab/shortcuts-extension:shortcuts"]
     for rel, value in {
         "notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
         "apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                 "checkForUpdates": False},
+        "shortcuts-extension/shortcuts.jupyterlab-settings": deck_keys,
     }.items():
         (settings / rel).parent.mkdir(parents=True, exist_ok=True)
         (settings / rel).write_text(json.dumps(value))
@@ -467,6 +482,122 @@ def _slider(page, label: str):
         has=page.locator(".widget-label").get_by_text(label, exact=True))
 
 
+_VISIBLE_SLIDE_JS = """() => {
+    const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell'));
+    const shown = [];
+    cells.forEach((c, i) => {
+        if (!c.classList.contains('jp-deck-mod-visible')) return;
+        const r = c.getBoundingClientRect();
+        const text = (c.querySelector('.jp-MarkdownOutput, .jp-InputArea-editor') || c).innerText;
+        shown.push({i: i, top: r.top, bottom: r.bottom, text: text.trim().split('\\n')[0].slice(0, 70)});
+    });
+    return shown;
+}"""
+
+
+def _slide_state(page) -> tuple:
+    """(indices of the cells the slideshow shows now, their content height in px, first line)."""
+    shown = page.evaluate(_VISIBLE_SLIDE_JS)
+    if not shown:
+        return (), 0.0, ""
+    height = max(c["bottom"] for c in shown) - min(c["top"] for c in shown)
+    return tuple(c["i"] for c in shown), height, shown[0]["text"]
+
+
+def _settled_slide(page, deadline: Deadline) -> tuple:
+    """The slide once it stops changing (two equal reads in a row: the deck animates)."""
+    last = None
+    for _ in range(20):
+        deadline.check("waiting for a slide to settle")
+        now = _slide_state(page)
+        if last is not None and now[0] == last[0] and abs(now[1] - last[1]) < 1:
+            return now
+        last = now
+        time.sleep(0.3)
+    return last
+
+
+def _present_and_check(page, lab: Lab, kernel: str, nb: str, label: str, shots: Path,
+                       deadline: Deadline) -> None:
+    """Present the running notebook as a presenter does (README): 1280×720, select the first cell,
+    the toolbar's "Toggle Deck", then Space through every slide. Each slide must fit the screen; on
+    the slide that shows the slider, move it and require the figure to change."""
+    page.set_viewport_size(SLIDE_VIEWPORT)
+    page.keyboard.press("Escape")
+    first = page.locator(".jp-Notebook .jp-Cell").first  # the deck starts at the active cell
+    first.locator(".jp-MarkdownOutput, .jp-InputArea-editor").locator("visible=true").first.click()
+    page.keyboard.press("Escape")
+    button = page.locator(DECK_BUTTON)
+    if button.count() == 0:
+        pytest.fail(f"{nb}: no 'Toggle Deck' button in the notebook toolbar: jupyterlab-deck is not "
+                    "installed (pip install -r requirements.txt)")
+    button.first.click()
+    _wait(lambda: page.locator(".jp-Deck .jp-Notebook").count() > 0, deadline,
+          "waiting for the slideshow to start", limit=30)
+    slide_dir = shots / "slides"
+    shutil.rmtree(slide_dir, ignore_errors=True)
+    slide_dir.mkdir()
+
+    limit = SLIDE_VIEWPORT["height"]
+    seen, too_tall, slider_checked = [], [], False
+    state = _settled_slide(page, deadline)
+    while True:
+        cells, height, first = state
+        n = len(seen) + 1
+        seen.append(state)
+        page.screenshot(path=str(slide_dir / f"{n:02d}.png"))
+        if height > limit:
+            too_tall.append(f"slide {n} (cells {list(cells)}, {height:.0f} px): {first!r}")
+        slider = _slider(page, label)
+        if not slider_checked and slider.count() and slider.first.is_visible() and \
+                slider.first.evaluate("e => !!e.closest('.jp-deck-mod-visible')"):
+            _move_slider_on_slide(page, lab, kernel, nb, label, shots, deadline)
+            slider_checked = True
+            page.evaluate("document.activeElement && document.activeElement.blur()")  # leave the handle
+        page.keyboard.press("Space")
+        time.sleep(0.4)
+        state = _settled_slide(page, deadline)
+        if state[0] == cells or len(seen) > 200:  # Space on the last slide changes nothing
+            break
+    print(f"{nb}: {len(seen)} slide states at {limit} px; too tall: {too_tall or 'none'}")
+    assert len(seen) >= 2, f"{nb}: the slideshow never advanced (Space on the notebook): {seen}"
+    assert slider_checked, f"{nb}: no slide showed the slider {label!r} ({len(seen)} slides walked)"
+    assert not too_tall, (f"{nb}: slides taller than the {limit} px screen (screenshots in "
+                          f"{slide_dir}):\n" + "\n".join(too_tall))
+
+
+def _move_slider_on_slide(page, lab: Lab, kernel: str, nb: str, label: str, shots: Path,
+                          deadline: Deadline) -> None:
+    """On the current slide: the slider is a slider, an arrow key moves it, the figure changes."""
+    slider = _slider(page, label)
+    interact = page.locator(".widget-interact").filter(has=slider).last
+    handle = slider.locator(".noUi-handle, .ui-slider-handle").first
+    readout = slider.locator(".widget-readout").first
+    value_before = readout.inner_text()
+    figure_before = _wait(lambda: _figure_of(interact), deadline,
+                          f"waiting for the figure under {label!r} on the slide", limit=60)
+    page.screenshot(path=str(shots / "5_slide_before.png"))
+    at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+    handle.focus()
+    page.keyboard.press("ArrowLeft" if at_max else "ArrowRight")
+    _wait(lambda: readout.inner_text() != value_before, deadline,
+          f"waiting for {label!r} to move on the slide", limit=30)
+
+    def redrawn():
+        errors = _error_outputs(page)
+        if errors:
+            pytest.fail(f"{nb}: moving {label!r} on the slide raised:\n{errors[0][-3000:]}")
+        now = _figure_of(interact)
+        return now and now != figure_before and lab.kernel_state(kernel) == "idle"
+
+    _wait(redrawn, deadline, f"waiting for the figure under {label!r} to change on the slide",
+          limit=180)
+    assert page.locator(".jp-Deck .jp-Notebook").count(), f"{nb}: moving the slider left the slideshow"
+    page.screenshot(path=str(shots / "6_slide_after.png"))
+    broken = _broken_widgets(page, loading_too=True)
+    assert not broken, f"{nb}: widgets on the slide the audience cannot use: {broken}"
+
+
 @pytest.mark.parametrize("nb, label", CASES, ids=[c[0].split("_")[0] if c[0] != HARNESS_NB
                                                   else "harness" for c in CASES])
 def test_slider_redraws_figure_in_jupyterlab(nb, label, lab, browser, artifacts):
@@ -546,6 +677,9 @@ def test_slider_redraws_figure_in_jupyterlab(nb, label, lab, browser, artifacts)
         assert value_after != value_before
         broken = _broken_widgets(page, loading_too=True)
         assert not broken, f"{nb}: widgets the learner cannot use: {broken}"
+
+        # The same notebook, kernel still live, presented as a slideshow on a projector.
+        _present_and_check(page, lab, kernel, nb, label, shots, deadline)
     except BaseException:
         try:  # show the first error output, if any, in the screenshot
             if _error_outputs(page):
