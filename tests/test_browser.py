@@ -263,16 +263,13 @@ def _lab_env(tmp: Path, token: str) -> dict:
     token in JUPYTER_TOKEN — never on the command line (readable with ``ps``) nor in the log (a
     token from the environment is shown as ``...`` in the server's start-up banner)."""
     # A private Jupyter config folder: no user password, theme, workspace or extension settings leak
-    # in. All cells stay in the DOM (no windowing) and no news pop-up covers the page. The slideshow
-    # keys are the course's (binder/deck-keys.json, the file the README installs for presenters).
+    # in. All cells stay in the DOM (no windowing) and no news pop-up covers the page.
     cfg = tmp / "jupyter-config"
     settings = cfg / "lab" / "user-settings" / "@jupyterlab"
-    deck_keys = json.loads(DECK_KEYS.read_text())["@jupyterlab/shortcuts-extension:shortcuts"]
     for rel, value in {
         "notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
         "apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                 "checkForUpdates": False},
-        "shortcuts-extension/shortcuts.jupyterlab-settings": deck_keys,
     }.items():
         (settings / rel).parent.mkdir(parents=True, exist_ok=True)
         (settings / rel).write_text(json.dumps(value))
@@ -287,9 +284,20 @@ def _lab_env(tmp: Path, token: str) -> dict:
     return env
 
 
-def _lab_command(port: int, root: Path) -> list[str]:
+def _lab_settings(tmp: Path) -> Path:
+    """JupyterLab's application settings folder for the test server, holding the slideshow keys
+    exactly as a presenter installs them (README): ``overrides.d/deck-keys.json``."""
+    settings = tmp / "lab-app-settings"
+    (settings / "overrides.d").mkdir(parents=True, exist_ok=True)
+    shutil.copy(DECK_KEYS, settings / "overrides.d" / DECK_KEYS.name)
+    return settings
+
+
+def _lab_command(port: int, root: Path, settings: Path | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}"]
+    if settings is not None:
+        cmd.append(f"--LabApp.app_settings_dir={settings}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI containers run as root
         cmd.append("--allow-root")
     return cmd
@@ -300,7 +308,7 @@ def _running_lab(tmp: Path, root: Path, log: Path):
     """Start JupyterLab on 127.0.0.1:<free port> with a random token; yield a Lab; always stop it."""
     port, token = _free_port(), secrets.token_hex(24)
     with open(log, "wb") as log_fh:
-        proc = subprocess.Popen(_lab_command(port, root), cwd=tmp, env=_lab_env(tmp, token),
+        proc = subprocess.Popen(_lab_command(port, root, _lab_settings(tmp)), cwd=tmp, env=_lab_env(tmp, token),
                                 stdout=log_fh, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
                                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
