@@ -153,13 +153,13 @@ class Recipe:
         return None if self.noise_kind is None else {"kind": self.noise_kind, "level": self.noise_level}
 
     def fit(self, model: torch.nn.Module, x_train: torch.Tensor, x_test: torch.Tensor | None = None,
-            progress: bool = False) -> training.History:
+            progress: bool = False, on_epoch=None) -> training.History:
         """Train ``model`` on ``x_train`` (N, D) with this recipe's settings (``x_test`` (M, D) is scored
-        after every epoch)."""
+        after every epoch; ``on_epoch`` as in :func:`course_utils.training.fit`)."""
         return training.fit(model, x_train, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                             noise=self.noise(), x_test=x_test, seed=self.seed, progress=progress,
                             loss=self.loss, optimizer=self.optimizer, lr_schedule=self.lr_schedule,
-                            device=self.device)
+                            device=self.device, on_epoch=on_epoch)
 
 
 def _one_of(value, allowed, what: str):

@@ -546,6 +546,25 @@ def _present_and_check(page, lab: Lab, kernel: str, nb: str, label: str, shots: 
     shutil.rmtree(slide_dir, ignore_errors=True)
     slide_dir.mkdir()
 
+    try:
+        seen, too_tall, slider_checked = _walk_slides(page, lab, kernel, nb, label, shots, slide_dir,
+                                                      deadline)
+    finally:  # leave the slideshow (JupyterLab remembers it; the next notebook must open normally)
+        with contextlib.suppress(Exception):
+            page.locator(".jp-Deck-Remote .jp-deck-mod-stop").first.click(timeout=10_000)
+            page.wait_for_selector(".jp-Deck", state="detached", timeout=10_000)
+    limit = SLIDE_VIEWPORT["height"]
+    print(f"{nb}: {len(seen)} slide states at {limit} px; too tall: {too_tall or 'none'}")
+    assert len(seen) >= 2, f"{nb}: the slideshow never advanced (Space on the notebook): {seen}"
+    assert slider_checked, f"{nb}: no slide showed the slider {label!r} ({len(seen)} slides walked)"
+    assert not too_tall, (f"{nb}: slides taller than the {limit} px screen (screenshots in "
+                          f"{slide_dir}):\n" + "\n".join(too_tall))
+
+
+def _walk_slides(page, lab: Lab, kernel: str, nb: str, label: str, shots: Path, slide_dir: Path,
+                 deadline: Deadline) -> tuple[list, list, bool]:
+    """Space through the slideshow from its first slide: (states seen, the too-tall ones, whether
+    the slider was moved on its slide)."""
     limit = SLIDE_VIEWPORT["height"]
     seen, too_tall, slider_checked = [], [], False
     state = _settled_slide(page, deadline)
@@ -567,11 +586,7 @@ def _present_and_check(page, lab: Lab, kernel: str, nb: str, label: str, shots: 
         state = _settled_slide(page, deadline)
         if state[0] == cells or len(seen) > 200:  # Space on the last slide changes nothing
             break
-    print(f"{nb}: {len(seen)} slide states at {limit} px; too tall: {too_tall or 'none'}")
-    assert len(seen) >= 2, f"{nb}: the slideshow never advanced (Space on the notebook): {seen}"
-    assert slider_checked, f"{nb}: no slide showed the slider {label!r} ({len(seen)} slides walked)"
-    assert not too_tall, (f"{nb}: slides taller than the {limit} px screen (screenshots in "
-                          f"{slide_dir}):\n" + "\n".join(too_tall))
+    return seen, too_tall, slider_checked
 
 
 def _move_slider_on_slide(page, lab: Lab, kernel: str, nb: str, label: str, shots: Path,

@@ -1,0 +1,62 @@
+"""Slide layout of the course notebooks for the live seminar (jupyterlab-deck, 1280×720).
+
+Two levers, both cell metadata only (the notebook's teaching content is untouched):
+- ``slideshow.slide_type``: "subslide" puts a cell on a slide of its own, "fragment" adds it to the
+  slide above, "skip" leaves it out of the slideshow;
+- :data:`OUTPUT_ONLY`: a cell whose code is long shows only its output (the figure) on the slide;
+  in the notebook the code stays visible. jupyterlab-deck applies a cell's
+  ``@deathbeds/jupyterlab-fonts`` styles, here scoped to presenting mode.
+
+Usage: ``python tools/slide_layout.py`` applies :data:`LAYOUT` (idempotent), then run
+``python tools/sync_notebooks.py``. ``tests/test_browser.py`` measures every slide of 04 and 06.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FONTS_KEY = "@deathbeds/jupyterlab-fonts"
+OUTPUT_ONLY = {"styles": {"": {"body[data-jp-deck-mode='presenting'] & .jp-Cell-inputWrapper":
+                               {"display": "none"}}}}
+
+#: notebook -> {cell id: what to set}; ("slide_type", kind) or ("output_only", True).
+LAYOUT: dict[str, dict[str, list[tuple[str, object]]]] = {
+    "06_denoising_autoencoder.ipynb": {
+        "cell-012": [("output_only", True)],          # baselines bar chart (fragment under the numbers)
+        "cell-019": [("output_only", True)],          # four pre-activation histograms
+        "cell-024": [("slide_type", "subslide")],     # loss curves of the repair, below its table
+        "cell-028": [("slide_type", "subslide")],     # error against epochs, below the timing
+        "cell-033": [("output_only", True)],          # robustness curves
+        "cell-035": [("output_only", True)],          # the masking DAE's row of digits
+    },
+}
+
+
+def apply(layout: dict = LAYOUT) -> list[str]:
+    """Set the layout's metadata in the notebooks; return 'notebook cell: change' lines."""
+    changed = []
+    for name, cells in layout.items():
+        path = ROOT / "notebooks" / name
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        by_id = {c.get("id"): c for c in nb["cells"]}
+        for cell_id, changes in cells.items():
+            if cell_id not in by_id:
+                raise ValueError(f"{name}: no cell with id {cell_id!r}")
+            md = by_id[cell_id].setdefault("metadata", {})
+            for what, value in changes:
+                if what == "slide_type":
+                    md.setdefault("slideshow", {})["slide_type"] = value
+                elif what == "output_only":
+                    md[FONTS_KEY] = OUTPUT_ONLY
+                else:
+                    raise ValueError(f"unknown layout change {what!r}")
+                changed.append(f"{name} {cell_id}: {what} = {value}")
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return changed
+
+
+if __name__ == "__main__":
+    print("\n".join(apply()) or "nothing to do")
+    sys.exit(0)
