@@ -169,7 +169,8 @@ def latent_curve(sizes: Sequence[int] | None = None) -> dict:
     """Test error (MSE per pixel) against code size for the autoencoder family and for PCA:
     ``{"sizes", "ae_test_mse", "pca_test_mse"}`` as arrays. Uses (or trains once) the family."""
     sizes = _code_sizes(sizes)
-    ae = [latent_model(k)[1]["test_mse"][-1] for k in sizes]
+    family = trained_all({k: recipes.latent(k) for k in sizes}, "latent models")  # one bar if training
+    ae = [family[k][1]["test_mse"][-1] for k in sizes]
     cfg = {"sizes": list(sizes), "n_train": config.size("mnist_train"),
            "n_test": config.size("mnist_test"), "data_seed": 0}
 

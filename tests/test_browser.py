@@ -475,6 +475,33 @@ def _check_saved_notebook(page, lab: Lab, nb: str, deadline: Deadline):
     assert not errors, f"{nb}: {errors[0]['ename']}: {errors[0]['evalue']}"
     not_run = [i for i, c in enumerate(code) if c.get("execution_count") is None]
     assert not not_run, f"{nb}: code cells {not_run} did not run"
+    stray = _stray_outputs(model["cells"])
+    assert not stray, f"{nb}: outputs a learner should not see:\n" + "\n".join(stray)
+
+
+# What must never appear in a lesson's outputs: a Python warning, or the repr of a matplotlib
+# object that a cell happened to end with (``<matplotlib.legend.Legend at 0x7f…>``, ``Text(0.5, 1.0,
+# 'title')``, ``[<matplotlib.lines.Line2D at 0x…>]``).
+_WARNING = re.compile(r"\b\w*Warning: ")
+_STRAY_REPR = re.compile(r"<[\w.]+ at 0x[0-9a-f]+>|^(Text|Legend)\(")
+
+
+def _stray_outputs(cells: list[dict]) -> list[str]:
+    """'cell N: what' for each warning or stray repr among the cells' outputs (saved notebook)."""
+    found = []
+    for n, cell in enumerate(cells):
+        for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                text = "".join(out.get("text", ""))
+                m = _WARNING.search(text)
+                if m:
+                    line = text[m.start():].splitlines()[0]
+                    found.append(f"cell {n}: a warning: {line[:200]}")
+            elif out.get("output_type") == "execute_result":
+                text = "".join(out.get("data", {}).get("text/plain", ""))
+                if _STRAY_REPR.search(text):
+                    found.append(f"cell {n}: a stray repr (end the line with `;` or plt.show()): {text[:120]}")
+    return found
 
 
 def _figure_of(interact) -> str:
