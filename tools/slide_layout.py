@@ -3,9 +3,10 @@
 Two levers, both cell metadata only (the notebook's teaching content is untouched):
 - ``slideshow.slide_type``: "subslide" puts a cell on a slide of its own, "fragment" adds it to the
   slide above, "skip" leaves it out of the slideshow;
-- :data:`OUTPUT_ONLY`: a cell whose code is long shows only its output (the figure) on the slide;
-  in the notebook the code stays visible. jupyterlab-deck applies a cell's
-  ``@deathbeds/jupyterlab-fonts`` styles, here scoped to presenting mode.
+- a cell whose code is long shows only its output (the figure) on the slide ("output_only"), or
+  is drawn a little smaller there ("zoom", e.g. 0.9); in the notebook nothing changes.
+  jupyterlab-deck applies a cell's ``@deathbeds/jupyterlab-fonts`` styles, here scoped to
+  presenting mode (:data:`PRESENTING`).
 
 Usage: ``python tools/slide_layout.py`` applies :data:`LAYOUT` (idempotent), then run
 ``python tools/sync_notebooks.py``. ``tests/test_browser.py`` measures every slide of 04 and 06.
@@ -18,10 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FONTS_KEY = "@deathbeds/jupyterlab-fonts"
-OUTPUT_ONLY = {"styles": {"": {"body[data-jp-deck-mode='presenting'] & .jp-Cell-inputWrapper":
-                               {"display": "none"}}}}
+PRESENTING = "body[data-jp-deck-mode='presenting'] &"
 
-#: notebook -> {cell id: what to set}; ("slide_type", kind) or ("output_only", True).
+#: notebook -> {cell id: what to set}: ("slide_type", kind), ("output_only", True), ("zoom", factor).
 LAYOUT: dict[str, dict[str, list[tuple[str, object]]]] = {
     "06_denoising_autoencoder.ipynb": {
         "cell-012": [("output_only", True)],          # baselines bar chart (fragment under the numbers)
@@ -30,6 +30,12 @@ LAYOUT: dict[str, dict[str, list[tuple[str, object]]]] = {
         "cell-028": [("slide_type", "subslide")],     # error against epochs, below the timing
         "cell-033": [("output_only", True)],          # robustness curves
         "cell-035": [("output_only", True)],          # the masking DAE's row of digits
+    },
+    "04_autoencoder.ipynb": {
+        "cell-007": [("zoom", 0.92)],                 # the training loop: the code is the point
+        "cell-013": [("output_only", True)],          # 2-D codes of test digits
+        "cell-015": [("output_only", True), ("zoom", 0.9)],  # decoded grid of 2-D codes
+        "cell-028": [("output_only", True)],          # t-SNE of pixels and of codes
     },
 }
 
@@ -48,8 +54,12 @@ def apply(layout: dict = LAYOUT) -> list[str]:
             for what, value in changes:
                 if what == "slide_type":
                     md.setdefault("slideshow", {})["slide_type"] = value
-                elif what == "output_only":
-                    md[FONTS_KEY] = OUTPUT_ONLY
+                elif what in ("output_only", "zoom"):
+                    rules = md.setdefault(FONTS_KEY, {}).setdefault("styles", {}).setdefault("", {})
+                    if what == "output_only":
+                        rules[PRESENTING + " .jp-Cell-inputWrapper"] = {"display": "none"}
+                    else:
+                        rules[PRESENTING] = {"zoom": f"{round(100 * float(value))}%"}
                 else:
                     raise ValueError(f"unknown layout change {what!r}")
                 changed.append(f"{name} {cell_id}: {what} = {value}")
