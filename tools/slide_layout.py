@@ -23,6 +23,11 @@ PRESENTING = "body[data-jp-deck-mode='presenting'] &"
 
 #: notebook -> {cell id: what to set}: ("slide_type", kind), ("output_only", True), ("zoom", factor).
 LAYOUT: dict[str, dict[str, list[tuple[str, object]]]] = {
+    "01_curse_of_dimensionality.ipynb": {   # each figure on a sub-slide after the code computing it
+        "cell-006": [("slide_type", "subslide")],     # fraction of the cube inside the ball
+        "cell-011": [("slide_type", "subslide")],     # spread of distances against dimension
+        "cell-019": [("slide_type", "subslide")],     # nearest-neighbour accuracy with noise dims
+    },
     "06_denoising_autoencoder.ipynb": {
         "cell-012": [("output_only", True)],          # baselines bar chart (fragment under the numbers)
         "cell-019": [("output_only", True)],          # four pre-activation histograms
