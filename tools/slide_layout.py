@@ -23,6 +23,17 @@ PRESENTING = "body[data-jp-deck-mode='presenting'] &"
 
 #: notebook -> {cell id: what to set}: ("slide_type", kind), ("output_only", True), ("zoom", factor).
 LAYOUT: dict[str, dict[str, list[tuple[str, object]]]] = {
+    "02_manifold_hypothesis.ipynb": {       # figures and the widget's check on sub-slides of their own
+        "cell-007": [("slide_type", "subslide")],     # explained variance of the image families
+        "cell-012": [("slide_type", "subslide")],     # PCA of the rotated-digit curve
+        "cell-017": [("slide_type", "subslide")],     # five embeddings of the Swiss roll
+        "cell-021": [("slide_type", "subslide")],     # the widget's small check below the slider
+    },
+    "03_tsne_visualization.ipynb": {
+        "cell-006": [("slide_type", "subslide")],     # t-SNE against PCA maps
+        "cell-009": [("slide_type", "subslide")],     # the perplexity table
+        "cell-014": [("slide_type", "subslide")],     # cluster spreads
+    },
     "01_curse_of_dimensionality.ipynb": {   # each figure on a sub-slide after the code computing it
         "cell-006": [("slide_type", "subslide")],     # fraction of the cube inside the ball
         "cell-011": [("slide_type", "subslide")],     # spread of distances against dimension
