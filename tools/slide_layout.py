@@ -38,6 +38,9 @@ LAYOUT: dict[str, dict[str, list[tuple[str, object]]]] = {
         "cell-007": [("output_only", True)],          # deep vs shallow: the table and the loss curves
         "cell-013": [("output_only", True)],          # three ways to train the stack
     },
+    "07_applications.ipynb": {
+        "cell-018": [("output_only", True)],          # rate–distortion curves and their table
+    },
     "01_curse_of_dimensionality.ipynb": {   # each figure on a sub-slide after the code computing it
         "cell-006": [("slide_type", "subslide")],     # fraction of the cube inside the ball
         "cell-011": [("slide_type", "subslide")],     # spread of distances against dimension
