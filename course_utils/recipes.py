@@ -182,10 +182,11 @@ class Recipe:
         return None if self.noise_kind is None else {"kind": self.noise_kind, "level": self.noise_level}
 
     def fit(self, model: torch.nn.Module, x_train: torch.Tensor, x_test: torch.Tensor | None = None,
-            progress: bool = False, penalty=None) -> training.History:
+            progress: bool = False, penalty=None, on_epoch=None) -> training.History:
         """Train ``model`` on ``x_train`` (N, D) with this recipe's settings (``x_test`` (M, D) is scored
-        after every epoch). A recipe with ``contraction`` > 0 needs ``penalty(model, x_batch)`` (a
-        scalar tensor), added to the loss with that weight; any other recipe refuses one."""
+        after every epoch; ``on_epoch`` as in :func:`course_utils.training.fit`). A recipe with
+        ``contraction`` > 0 needs ``penalty(model, x_batch)`` (a scalar tensor), added to the loss with
+        that weight; any other recipe refuses one."""
         if (self.contraction > 0) != (penalty is not None):
             raise ValueError(f"recipe {self.name!r} has contraction={self.contraction!r}: pass a penalty "
                              "function exactly when the contraction is above 0")
@@ -195,7 +196,8 @@ class Recipe:
         return training.fit(model, x_train, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                             noise=self.noise(), x_test=x_test, seed=self.seed, progress=progress,
                             loss=self.loss, optimizer=self.optimizer, lr_schedule=self.lr_schedule,
-                            device=self.device, penalty=weighted, code_l1=float(self.code_l1))
+                            device=self.device, penalty=weighted, code_l1=float(self.code_l1),
+                            on_epoch=on_epoch)
 
 
 def _one_of(value, allowed, what: str):

@@ -28,7 +28,8 @@ from urllib.parse import quote
 from . import config
 from .atomic import write_text_atomic
 
-__all__ = ["find_notebooks", "build_site", "freeze_widgets", "drop_noise", "strip_ansi", "main"]
+__all__ = ["find_notebooks", "build_site", "freeze_widgets", "drop_noise", "strip_ansi", "page_exporter",
+           "main"]
 
 #: Seconds one cell may run before the build reports it as hung (full size, fast mode).
 CELL_TIMEOUT_S = (600, 180)
@@ -143,6 +144,28 @@ def drop_noise(nb) -> int:
     return removed
 
 
+#: The page template: JupyterLab's, with each exercise's solution cell (tag ``solution``, hidden in
+#: JupyterLab by ``jupyter.source_hidden``) folded into a ``<details>`` block, closed until clicked.
+_PAGE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{% block any_cell %}
+{%- if 'solution' in cell.metadata.get('tags', []) -%}
+<details class="course-solution"><summary>Solution (click to reveal)</summary>
+{{ super() }}
+</details>
+{%- else -%}{{ super() }}{%- endif -%}
+{% endblock any_cell %}
+"""
+
+
+def page_exporter():
+    """The nbconvert ``HTMLExporter`` of the site's pages (JupyterLab look, solutions collapsed)."""
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name="lab", template_file="course_page.html.j2",
+                        extra_loaders=[DictLoader({"course_page.html.j2": _PAGE_TEMPLATE})])
+
+
 def _count_images(nb) -> int:
     return sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                if any(k.startswith("image/") for k in o.get("data", {})))
@@ -158,15 +181,13 @@ def build_site(out: str | Path | None = None, only: list[str] | None = None,
     Returns one record per notebook: ``name``, ``title``, ``html`` (path), ``seconds``,
     ``images`` (figures embedded) and ``error`` (None, or the first line of the failure).
     """
-    from nbconvert import HTMLExporter
-
     timeout = config.pick(*CELL_TIMEOUT_S) if timeout is None else timeout
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds per cell, got {timeout!r}")
     paths = find_notebooks(notebook_dir, only)
     out = Path(out) if out is not None else config.artifact_dir() / "site"
     out.mkdir(parents=True, exist_ok=True)
-    exporter = HTMLExporter(template_name="lab")
+    exporter = page_exporter()
     # Figures must be captured as outputs: the kernel inherits this environment, and a non-inline
     # MPLBACKEND (e.g. Agg, set by the tests) would leave every page without images.
     saved_backend = os.environ.get("MPLBACKEND")

@@ -19,8 +19,9 @@ from .compression import code_length_bits, jpeg_rate_distortion, lzma_bits, pca_
 from .device import one_thread
 from .recipes import Recipe
 
-__all__ = ["trained", "training_data", "swiss_roll_autoencoder", "latent_model", "latent_models",
-           "linear_model", "tsne_of_codes", "pca_fit", "latent_curve", "dae_model", "dae_steps", "pca_denoiser",
+__all__ = ["trained", "is_cached", "trained_all", "training_data", "swiss_roll_autoencoder", "latent_model",
+           "latent_models", "linear_model", "tsne_of_codes", "pca_fit", "latent_curve", "dae_model", "dae_steps",
+           "pca_denoiser",
            "denoisers", "compression_model", "compression_models", "compression_test_images",
            "compression_curve", "curve_dae", "curve_daes", "swiss_roll_reconstructor"]
 
@@ -46,7 +47,7 @@ def training_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor | None, di
 def trained(recipe: Recipe, progress: bool = False,
             pretrain: Callable[[torch.nn.Module, int], object] | None = None,
             penalty: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor] | None = None,
-            ) -> tuple[torch.nn.Module, dict]:
+            on_epoch: Callable | None = None) -> tuple[torch.nn.Module, dict]:
     """``(model, info)`` for ``recipe``, on the CPU in eval mode, trained once and then cached.
 
     ``info`` is the training History as a dict (``train_loss``/``test_mse`` per epoch, ``seconds``,
@@ -54,6 +55,7 @@ def trained(recipe: Recipe, progress: bool = False,
     called as ``pretrain(model, recipe.pretrain_epochs)`` before ``fit`` (notebook 05 writes it);
     its model's test error after pretraining is ``info["pretrained_test_mse"]``. A recipe with
     ``contraction`` > 0 needs ``penalty(model, x_batch)`` (notebook 08 writes it; see :meth:`Recipe.fit`).
+    ``on_epoch`` is passed to the training loop (:func:`trained_all` counts epochs with it).
     """
     if not isinstance(recipe, Recipe):
         raise ValueError(f"trained expects a course_utils.recipes.Recipe, got {type(recipe).__name__}")
@@ -71,13 +73,46 @@ def trained(recipe: Recipe, progress: bool = False,
             extra["pretrained_test_mse"] = training.mse(model, xt)
         if recipe.threads == 1:
             with one_thread():
-                history = recipe.fit(model, x, xt, progress=progress, penalty=penalty)
+                history = recipe.fit(model, x, xt, progress=progress, penalty=penalty, on_epoch=on_epoch)
         else:
-            history = recipe.fit(model, x, xt, progress=progress, penalty=penalty)
+            history = recipe.fit(model, x, xt, progress=progress, penalty=penalty, on_epoch=on_epoch)
         return {**history.as_dict(), **extra}
 
     model, info = checkpoints.load_or_train(recipe.name, recipe.build, train, recipe.key())
     return model.cpu().eval(), info
+
+
+def is_cached(recipe: Recipe) -> bool:
+    """Whether ``recipe``'s trained model is already on disk (then :func:`trained` only loads it)."""
+    if not isinstance(recipe, Recipe):
+        raise ValueError(f"is_cached expects a course_utils.recipes.Recipe, got {type(recipe).__name__}")
+    return checkpoints.cache_path(recipe.name, recipe.key()).is_file()
+
+
+def trained_all(family: dict, what: str, progress: bool = True) -> dict:
+    """``{key: (model, info)}`` for a ``{key: Recipe}`` family, with ONE progress bar for the whole
+    job: its total is the epochs still to train, its label the model training now. Shown only when
+    something must be trained (all cached: no bar, milliseconds)."""
+    if not isinstance(family, dict) or not all(isinstance(r, Recipe) for r in family.values()):
+        raise ValueError("trained_all expects a dict {key: course_utils.recipes.Recipe}")
+    todo = [r for r in family.values() if not is_cached(r)]
+    bar = None
+    if progress and todo:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=sum(r.epochs for r in todo), desc=what, unit="epoch", leave=True)
+    try:
+        out = {}
+        for i, (key, recipe) in enumerate(family.items()):
+            if bar is not None:
+                bar.set_postfix_str(f"model {i + 1}/{len(family)}: {recipe.name}", refresh=True)
+            out[key] = trained(recipe, on_epoch=None if bar is None else (lambda *_: bar.update(1)))
+        if bar is not None:
+            bar.set_postfix_str(f"{len(family)} models ready", refresh=True)
+        return out
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 # --- notebook 02 ----------------------------------------------------------------------------------
@@ -109,9 +144,11 @@ def latent_model(code_size: int, progress: bool = False):
     return trained(recipes.latent(code_size), progress)
 
 
-def latent_models(sizes: Sequence[int] | None = None, progress: bool = False) -> dict:
-    """``{code_size: Autoencoder}`` for the latent-size family (default: all of LATENT_SIZES)."""
-    return {k: latent_model(k, progress)[0] for k in _code_sizes(sizes)}
+def latent_models(sizes: Sequence[int] | None = None, progress: bool = True) -> dict:
+    """``{code size: trained Autoencoder}`` for ``sizes`` (default LATENT_SIZES): one progress bar
+    over the whole family while anything trains."""
+    fam = trained_all({k: recipes.latent(k) for k in _code_sizes(sizes)}, "latent models", progress)
+    return {k: model for k, (model, _) in fam.items()}
 
 
 def linear_model(code_size: int = 16, progress: bool = False):
@@ -161,7 +198,8 @@ def latent_curve(sizes: Sequence[int] | None = None) -> dict:
     """Test error (MSE per pixel) against code size for the autoencoder family and for PCA:
     ``{"sizes", "ae_test_mse", "pca_test_mse"}`` as arrays. Uses (or trains once) the family."""
     sizes = _code_sizes(sizes)
-    ae = [latent_model(k)[1]["test_mse"][-1] for k in sizes]
+    family = trained_all({k: recipes.latent(k) for k in sizes}, "latent models")  # one bar if training
+    ae = [family[k][1]["test_mse"][-1] for k in sizes]
     cfg = {"sizes": list(sizes), "n_train": config.size("mnist_train"),
            "n_test": config.size("mnist_test"), "data_seed": 0}
 
@@ -182,9 +220,10 @@ def dae_model(step: str = "seminar", kind: str = "gaussian", level: float = reci
     return trained(recipes.dae(step, kind, level), progress)
 
 
-def dae_steps() -> dict:
-    """``{step: (model, info)}`` for every row of DAE_STEPS (Gaussian noise, σ = DAE_SIGMA)."""
-    return {step: dae_model(step) for step in recipes.DAE_STEPS}
+def dae_steps(progress: bool = True) -> dict:
+    """``{step: (model, info)}`` for every row of DAE_STEPS (Gaussian noise, σ = DAE_SIGMA): one
+    progress bar over all rows while anything trains."""
+    return trained_all({step: recipes.dae(step) for step in recipes.DAE_STEPS}, "repair steps", progress)
 
 
 def pca_denoiser(kind: str = "gaussian", level: float = recipes.DAE_SIGMA) -> pca.PCADenoiser:

@@ -10,8 +10,12 @@ green. This test looks at what the learner sees. It
    the kernel is idle (asked over the server's REST API) and fails on any error output;
 3. finds a slider by its label, checks that it is rendered as a slider, moves it with the keyboard
    and asserts that the figure it drives changed;
-4. saves screenshots of each state under ``course_utils.config.artifact_dir() / "browser-test"``
-   (``./build/browser-test`` unless ``COURSE_ARTIFACT_DIR`` is set).
+4. presents the same notebook, with its kernel still live, as a slideshow at 1280×720 with
+   jupyterlab-deck (the README's presenter guide: the notebook toolbar's "Toggle Deck" button, Space
+   to advance), walks every slide, fails if a slide is taller than the screen, and on the slider's
+   slide moves the slider and requires the figure to change — the sliders work on the slides;
+5. saves screenshots of each state under ``course_utils.config.artifact_dir() / "browser-test"``
+   (``./build/browser-test`` unless ``COURSE_ARTIFACT_DIR`` is set), one per slide in ``slides/``.
 
 Missing Chromium or Playwright skips the test on a laptop, but fails it in CI (``CI=true``).
 The server, its kernels and the browser are always shut down; every wait has a deadline.
@@ -42,6 +46,7 @@ from course_utils import config
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+DECK_KEYS = ROOT / "binder" / "deck-keys.json"  # the slideshow's keys (Space, PageDown, ...)
 CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -64,6 +69,10 @@ CASES = [
     ("06_denoising_autoencoder.ipynb", "noise level σ"),
     ("04_autoencoder.ipynb", "code size"),
 ]
+
+#: The projector the slideshow must fit: every slide's content at most this tall, no scrolling.
+SLIDE_VIEWPORT = {"width": 1280, "height": 720}
+DECK_BUTTON = '.jp-NotebookPanel-toolbar [data-command="deck:toggle"]'
 
 STDERR_OUTPUT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 # What a learner sees when a widget cannot be shown: the widget manager's error box (a model or
@@ -165,7 +174,10 @@ def _write_harness_notebook(path: Path) -> None:
         f'max=1.0, step=0.1, description="{HARNESS_LABEL}"))',
     ]
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Browser harness\nA title slide, then the slider's slide.")]
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in cells]
+    for cell, kind in zip(nb.cells, ["slide", "skip", "skip", "slide"]):  # as the lessons do
+        cell.metadata["slideshow"] = {"slide_type": kind}
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
                                  "name": "python3"}
     nbformat.write(nb, path)
@@ -272,9 +284,20 @@ def _lab_env(tmp: Path, token: str) -> dict:
     return env
 
 
-def _lab_command(port: int, root: Path) -> list[str]:
+def _lab_settings(tmp: Path) -> Path:
+    """JupyterLab's application settings folder for the test server, holding the slideshow keys
+    exactly as a presenter installs them (README): ``overrides.d/deck-keys.json``."""
+    settings = tmp / "lab-app-settings"
+    (settings / "overrides.d").mkdir(parents=True, exist_ok=True)
+    shutil.copy(DECK_KEYS, settings / "overrides.d" / DECK_KEYS.name)
+    return settings
+
+
+def _lab_command(port: int, root: Path, settings: Path | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}"]
+    if settings is not None:
+        cmd.append(f"--LabApp.app_settings_dir={settings}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI containers run as root
         cmd.append("--allow-root")
     return cmd
@@ -285,7 +308,7 @@ def _running_lab(tmp: Path, root: Path, log: Path):
     """Start JupyterLab on 127.0.0.1:<free port> with a random token; yield a Lab; always stop it."""
     port, token = _free_port(), secrets.token_hex(24)
     with open(log, "wb") as log_fh:
-        proc = subprocess.Popen(_lab_command(port, root), cwd=tmp, env=_lab_env(tmp, token),
+        proc = subprocess.Popen(_lab_command(port, root, _lab_settings(tmp)), cwd=tmp, env=_lab_env(tmp, token),
                                 stdout=log_fh, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
                                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
@@ -452,6 +475,33 @@ def _check_saved_notebook(page, lab: Lab, nb: str, deadline: Deadline):
     assert not errors, f"{nb}: {errors[0]['ename']}: {errors[0]['evalue']}"
     not_run = [i for i, c in enumerate(code) if c.get("execution_count") is None]
     assert not not_run, f"{nb}: code cells {not_run} did not run"
+    stray = _stray_outputs(model["cells"])
+    assert not stray, f"{nb}: outputs a learner should not see:\n" + "\n".join(stray)
+
+
+# What must never appear in a lesson's outputs: a Python warning, or the repr of a matplotlib
+# object that a cell happened to end with (``<matplotlib.legend.Legend at 0x7f…>``, ``Text(0.5, 1.0,
+# 'title')``, ``[<matplotlib.lines.Line2D at 0x…>]``).
+_WARNING = re.compile(r"\b\w*Warning: ")
+_STRAY_REPR = re.compile(r"<[\w.]+ at 0x[0-9a-f]+>|^(Text|Legend)\(")
+
+
+def _stray_outputs(cells: list[dict]) -> list[str]:
+    """'cell N: what' for each warning or stray repr among the cells' outputs (saved notebook)."""
+    found = []
+    for n, cell in enumerate(cells):
+        for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                text = "".join(out.get("text", ""))
+                m = _WARNING.search(text)
+                if m:
+                    line = text[m.start():].splitlines()[0]
+                    found.append(f"cell {n}: a warning: {line[:200]}")
+            elif out.get("output_type") == "execute_result":
+                text = "".join(out.get("data", {}).get("text/plain", ""))
+                if _STRAY_REPR.search(text):
+                    found.append(f"cell {n}: a stray repr (end the line with `;` or plt.show()): {text[:120]}")
+    return found
 
 
 def _figure_of(interact) -> str:
@@ -465,6 +515,137 @@ def _slider(page, label: str):
     """The slider whose description is exactly ``label`` (ipywidgets 8 and 7 markup)."""
     return page.locator(".widget-slider").filter(
         has=page.locator(".widget-label").get_by_text(label, exact=True))
+
+
+_VISIBLE_SLIDE_JS = """() => {
+    const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell'));
+    const shown = [];
+    cells.forEach((c, i) => {
+        if (!c.classList.contains('jp-deck-mod-visible')) return;
+        const r = c.getBoundingClientRect();
+        const text = (c.querySelector('.jp-MarkdownOutput, .jp-InputArea-editor') || c).innerText;
+        shown.push({i: i, top: r.top, bottom: r.bottom, text: text.trim().split('\\n')[0].slice(0, 70)});
+    });
+    return shown;
+}"""
+
+
+def _slide_state(page) -> tuple:
+    """(indices of the cells the slideshow shows now, their content height in px, first line)."""
+    shown = page.evaluate(_VISIBLE_SLIDE_JS)
+    if not shown:
+        return (), 0.0, ""
+    height = max(c["bottom"] for c in shown) - min(c["top"] for c in shown)
+    return tuple(c["i"] for c in shown), height, shown[0]["text"]
+
+
+def _settled_slide(page, deadline: Deadline) -> tuple:
+    """The slide once it stops changing (two equal reads in a row: the deck animates)."""
+    last = None
+    for _ in range(20):
+        deadline.check("waiting for a slide to settle")
+        now = _slide_state(page)
+        if last is not None and now[0] == last[0] and abs(now[1] - last[1]) < 1:
+            return now
+        last = now
+        time.sleep(0.3)
+    return last
+
+
+def _present_and_check(page, lab: Lab, kernel: str, nb: str, label: str, shots: Path,
+                       deadline: Deadline) -> None:
+    """Present the running notebook as a presenter does (README): 1280×720, select the first cell,
+    the toolbar's "Toggle Deck", then Space through every slide. Each slide must fit the screen; on
+    the slide that shows the slider, move it and require the figure to change."""
+    page.set_viewport_size(SLIDE_VIEWPORT)
+    page.keyboard.press("Escape")
+    first = page.locator(".jp-Notebook .jp-Cell").first  # the deck starts at the active cell
+    first.locator(".jp-MarkdownOutput, .jp-InputArea-editor").locator("visible=true").first.click()
+    page.keyboard.press("Escape")
+    button = page.locator(DECK_BUTTON)
+    if button.count() == 0:
+        pytest.fail(f"{nb}: no 'Toggle Deck' button in the notebook toolbar: jupyterlab-deck is not "
+                    "installed (pip install -r requirements.txt)")
+    button.first.click()
+    _wait(lambda: page.locator(".jp-Deck .jp-Notebook").count() > 0, deadline,
+          "waiting for the slideshow to start", limit=30)
+    slide_dir = shots / "slides"
+    shutil.rmtree(slide_dir, ignore_errors=True)
+    slide_dir.mkdir()
+
+    try:
+        seen, too_tall, slider_checked = _walk_slides(page, lab, kernel, nb, label, shots, slide_dir,
+                                                      deadline)
+    finally:  # leave the slideshow (JupyterLab remembers it; the next notebook must open normally)
+        with contextlib.suppress(Exception):
+            page.locator(".jp-Deck-Remote .jp-deck-mod-stop").first.click(timeout=10_000)
+            page.wait_for_selector(".jp-Deck", state="detached", timeout=10_000)
+    limit = SLIDE_VIEWPORT["height"]
+    print(f"{nb}: {len(seen)} slide states at {limit} px; too tall: {too_tall or 'none'}")
+    assert len(seen) >= 2, f"{nb}: the slideshow never advanced (Space on the notebook): {seen}"
+    assert slider_checked or not label, f"{nb}: no slide showed the slider {label!r} ({len(seen)} slides walked)"
+    assert not too_tall, (f"{nb}: slides taller than the {limit} px screen (screenshots in "
+                          f"{slide_dir}):\n" + "\n".join(too_tall))
+
+
+def _walk_slides(page, lab: Lab, kernel: str, nb: str, label: str, shots: Path, slide_dir: Path,
+                 deadline: Deadline) -> tuple[list, list, bool]:
+    """Space through the slideshow from its first slide: (states seen, the too-tall ones, whether
+    the slider was moved on its slide)."""
+    limit = SLIDE_VIEWPORT["height"]
+    seen, too_tall, slider_checked = [], [], False
+    state = _settled_slide(page, deadline)
+    while True:
+        cells, height, first = state
+        n = len(seen) + 1
+        seen.append(state)
+        page.screenshot(path=str(slide_dir / f"{n:02d}.png"))
+        if height > limit:
+            too_tall.append(f"slide {n} (cells {list(cells)}, {height:.0f} px): {first!r}")
+        slider = _slider(page, label) if label else None
+        if label and not slider_checked and slider.count() and slider.first.is_visible() and \
+                slider.first.evaluate("e => !!e.closest('.jp-deck-mod-visible')"):
+            _move_slider_on_slide(page, lab, kernel, nb, label, shots, deadline)
+            slider_checked = True
+            page.evaluate("document.activeElement && document.activeElement.blur()")  # leave the handle
+        page.keyboard.press("Space")
+        time.sleep(0.4)
+        state = _settled_slide(page, deadline)
+        if state[0] == cells or len(seen) > 200:  # Space on the last slide changes nothing
+            break
+    return seen, too_tall, slider_checked
+
+
+def _move_slider_on_slide(page, lab: Lab, kernel: str, nb: str, label: str, shots: Path,
+                          deadline: Deadline) -> None:
+    """On the current slide: the slider is a slider, an arrow key moves it, the figure changes."""
+    slider = _slider(page, label)
+    interact = page.locator(".widget-interact").filter(has=slider).last
+    handle = slider.locator(".noUi-handle, .ui-slider-handle").first
+    readout = slider.locator(".widget-readout").first
+    value_before = readout.inner_text()
+    figure_before = _wait(lambda: _figure_of(interact), deadline,
+                          f"waiting for the figure under {label!r} on the slide", limit=60)
+    page.screenshot(path=str(shots / "5_slide_before.png"))
+    at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+    handle.focus()
+    page.keyboard.press("ArrowLeft" if at_max else "ArrowRight")
+    _wait(lambda: readout.inner_text() != value_before, deadline,
+          f"waiting for {label!r} to move on the slide", limit=30)
+
+    def redrawn():
+        errors = _error_outputs(page)
+        if errors:
+            pytest.fail(f"{nb}: moving {label!r} on the slide raised:\n{errors[0][-3000:]}")
+        now = _figure_of(interact)
+        return now and now != figure_before and lab.kernel_state(kernel) == "idle"
+
+    _wait(redrawn, deadline, f"waiting for the figure under {label!r} to change on the slide",
+          limit=180)
+    assert page.locator(".jp-Deck .jp-Notebook").count(), f"{nb}: moving the slider left the slideshow"
+    page.screenshot(path=str(shots / "6_slide_after.png"))
+    broken = _broken_widgets(page, loading_too=True)
+    assert not broken, f"{nb}: widgets on the slide the audience cannot use: {broken}"
 
 
 @pytest.mark.parametrize("nb, label", CASES, ids=[c[0].split("_")[0] if c[0] != HARNESS_NB
@@ -546,6 +727,9 @@ def test_slider_redraws_figure_in_jupyterlab(nb, label, lab, browser, artifacts)
         assert value_after != value_before
         broken = _broken_widgets(page, loading_too=True)
         assert not broken, f"{nb}: widgets the learner cannot use: {broken}"
+
+        # The same notebook, kernel still live, presented as a slideshow on a projector.
+        _present_and_check(page, lab, kernel, nb, label, shots, deadline)
     except BaseException:
         try:  # show the first error output, if any, in the screenshot
             if _error_outputs(page):
@@ -562,4 +746,36 @@ def test_slider_redraws_figure_in_jupyterlab(nb, label, lab, browser, artifacts)
                 lab.api(f"/api/kernels/{kernel}", method="DELETE")
             except (OSError, urllib.error.URLError, ValueError):
                 pass
+        context.close()
+
+
+#: The other lessons, measured only on request (COURSE_SLIDES_ALL=1; each runs all its cells in the
+#: browser, minutes apiece): every slide of their slideshow fits 1280×720.
+OTHER_DECKS = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")
+                     if p.name not in {c[0] for c in CASES})
+
+
+@pytest.mark.parametrize("nb", OTHER_DECKS, ids=[n.split("_")[0] for n in OTHER_DECKS])
+def test_other_slideshows_fit_the_screen(nb, lab, browser, artifacts):
+    if (os.environ.get("COURSE_SLIDES_ALL") or "").strip() in ("", "0"):
+        pytest.skip("set COURSE_SLIDES_ALL=1 to measure the slides of every notebook (minutes each)")
+    shots = artifacts / Path(nb).stem
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
+    deadline = Deadline(NOTEBOOK_TIMEOUT, nb)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    page = context.new_page()
+    kernel = None
+    try:
+        workspace = "slides-" + "".join(ch if ch.isalnum() else "-" for ch in Path(nb).stem)
+        page.goto(f"{lab.base}/lab/workspaces/{workspace}/tree/{nb}?reset&token={lab.token}",
+                  wait_until="domcontentloaded")
+        kernel = _wait(lambda: lab.kernel_of(nb), deadline, "waiting for the notebook's kernel")
+        _run_all_and_wait(page, lab, nb, kernel, deadline)
+        _present_and_check(page, lab, kernel, nb, None, shots, deadline)
+    finally:
+        if kernel is not None:
+            with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
+                lab.api(f"/api/kernels/{kernel}", method="DELETE")
         context.close()

@@ -324,6 +324,10 @@ def test_static_site_of_notebook_00_and_a_widget_page(tmp_path):
     page = (out / "00_start_here.html").read_text(encoding="utf-8")
     assert re.search(figure, page), "no embedded figure in notebook 00's page"
     assert "Start here" in page and "Traceback" not in page
+    n_solutions = sum("solution" in c.metadata.get("tags", []) for c in nbformat.read(NOTEBOOKS[0], 4).cells)
+    folded = re.findall(r'<details class="course-solution">.*?</details>', page, re.S)
+    assert n_solutions >= 1 and len(folded) == n_solutions and all("Solution" in f for f in folded), \
+        "each solution cell of notebook 00 is folded into a closed <details> block"
     widget_page = (out / "99_widget.html").read_text(encoding="utf-8")
     assert len(re.findall(figure, widget_page)) == 1, "the slider's figure must appear once, as a plain image"
     with pytest.raises(ValueError, match="no notebook in .* starts with"):
@@ -336,3 +340,19 @@ def test_build_folder_is_not_committed():
     if ignored.returncode == 128:
         pytest.skip("not a git checkout")
     assert ignored.returncode == 0, "build/ must be in .gitignore"
+
+
+@pytest.mark.system
+def test_jupyterlab_extensions_are_the_slideshows_and_all_compatible():
+    """`jupyter labextension list` in this environment (this Python, not the first `jupyter` on PATH): the slideshow (jupyterlab-deck) and the widget
+    manager are enabled and OK, and no extension is flagged incompatible with this JupyterLab (as
+    jupyterlab-rise's @jupyterlab/mathjax3-extension was: built for JupyterLab 3)."""
+    res = subprocess.run([sys.executable, "-m", "jupyterlab.labextensions", "list"], capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})
+    text = re.sub(r"\x1b\[[0-9;]*m", "", res.stdout + res.stderr)
+    assert res.returncode == 0, text[-2000:]
+    for ext in ("@deathbeds/jupyterlab-deck", "@jupyter-widgets/jupyterlab-manager"):
+        assert re.search(rf"^\s*{re.escape(ext)} v\S+ enabled\s+OK", text, re.M), \
+            f"{ext} is not installed and enabled (pip install -r requirements.txt):\n{text}"
+    flagged = [ln.strip() for ln in text.splitlines() if re.search(r"\sX(\s|$)", ln)]
+    assert "incompatible" not in text and not flagged, f"extensions flagged incompatible: {flagged}\n{text}"

@@ -106,3 +106,16 @@ def test_a_hung_cell_fails_its_notebook_clearly_within_the_timeout(tmp_path):
     assert not list((tmp_path / "out").glob(".*.tmp"))
     for name in ("00_hang.html", "index.html"):  # pages are replaced through a rename, not rewritten
         assert (tmp_path / name).read_text() == "old" and (out / name).read_text() != "old"
+
+
+def test_solution_cells_are_collapsed_on_the_page_and_other_cells_are_not():
+    nb = nbformat.v4.new_notebook()
+    learner = nbformat.v4.new_code_cell("answer = ...  # your code")
+    solution = nbformat.v4.new_code_cell("# @title Solution (double-click to reveal)\nanswer = 42")
+    solution.metadata.update({"tags": ["solution"], "jupyter": {"source_hidden": True}})
+    nb.cells = [learner, solution]
+    body, _ = site.page_exporter().from_notebook_node(nb)
+    details = re.findall(r"<details[^>]*>.*?</details>", body, re.S)
+    assert len(details) == 1 and "answer</span> <span class=\"o\">=</span> <span class=\"mi\">42" in details[0]
+    assert "your code" in body and "your code" not in details[0]  # the learner's cell stays open
+    assert "<details open" not in body

@@ -104,3 +104,18 @@ def test_store_getters_serve_their_recipes(tmp_cache, monkeypatch):
     assert checkpoints.cache_path("dae_xavier", recipes.dae("xavier").key()).is_file()
     with pytest.raises(ValueError, match="sizes must be a non-empty sequence"):
         store.latent_models([3])
+
+
+def test_trained_all_shows_one_bar_over_the_epochs_left_and_none_when_cached(tmp_cache, capsys):
+    family = {1: _tiny(epochs=2), 2: _tiny(epochs=3, lr=1e-3)}
+    store.trained(family[1])                              # one already cached: 3 epochs left
+    assert store.is_cached(family[1]) and not store.is_cached(family[2])
+    out = store.trained_all(family, "tiny family")
+    err = capsys.readouterr().err
+    assert list(out) == [1, 2] and out[1][1]["cached"] is True and out[2][1]["cached"] is False
+    assert err.count("tiny family") >= 1 and "3/3" in err and "2 models ready" in err
+    assert "training:" not in err                           # no second, per-model bar
+    again = store.trained_all(family, "tiny family")
+    assert capsys.readouterr().err == "" and all(info["cached"] for _, info in again.values())
+    with pytest.raises(ValueError, match="dict"):
+        store.trained_all([family[1]], "x")
