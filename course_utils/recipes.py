@@ -26,14 +26,19 @@ from . import config, training
 from .compression import QuantizedAutoencoder
 from .data import NOISE_KINDS, check_seed
 from .models import ACTIVATIONS, INITS, Autoencoder
+from .vae import VAE, DigitClassifier, elbo_objective, soft_cross_entropy
 
 __all__ = ["Recipe", "latent", "linear", "dae", "quantized", "swiss_roll_ae", "shallow30", "deep30",
            "sigmoid_stack", "modern_stack", "LATENT_SIZES", "DAE_STEPS", "DAE_FIXED", "DAE_SIGMA",
-           "DAE_MASKING", "COMPRESSION_BITS", "curve_dae", "CURVE_SIGMAS", "CURVE_SIGMA"]
+           "DAE_MASKING", "COMPRESSION_BITS", "curve_dae", "CURVE_SIGMAS", "CURVE_SIGMA",
+           "vae", "digit_classifier", "VAE_BETAS", "VAE_LATENTS"]
 
 DATASETS = ("mnist", "swiss_roll", "curve2d")
 PRETRAININGS = ("none", "greedy")
-LOSSES = ("mse", "bce")
+LOSSES = ("mse", "bce", "elbo", "cross_entropy")
+MODELS = ("autoencoder", "vae", "classifier")
+#: The loss each kind of model trains with (notebook 09: a VAE's ELBO, a classifier's cross-entropy).
+MODEL_LOSSES = {"vae": ("elbo",), "classifier": ("cross_entropy",), "autoencoder": ("mse", "bce")}
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
 DEVICES = ("cpu", "cuda", "mps")
@@ -49,6 +54,12 @@ class Recipe:
     input of a denoising autoencoder (notebook 06). ``pretrain`` names a procedure run before
     ``fit`` (``"greedy"``: notebook 05's layer-wise pretraining, written in that notebook and
     handed to :func:`course_utils.store.trained`).
+
+    ``model`` (notebook 09) is ``"autoencoder"`` (the default), ``"vae"`` (a
+    :class:`~course_utils.vae.VAE` with ``sizes`` from input to latent, trained on the negative ELBO
+    with weight ``beta`` on its KL term: ``loss="elbo"``) or ``"classifier"`` (a
+    :class:`~course_utils.vae.DigitClassifier` with ``sizes`` from input to classes, trained with
+    ``loss="cross_entropy"`` on one-hot labels).
     """
 
     name: str
@@ -76,6 +87,8 @@ class Recipe:
     threads: int | None = None
     pretrain: str = "none"
     pretrain_epochs: int = 0
+    model: str = "autoencoder"
+    beta: float = 1.0
 
     def __post_init__(self) -> None:
         if isinstance(self.sizes, (str, bytes, dict)) or not hasattr(self.sizes, "__iter__"):
@@ -123,6 +136,21 @@ class Recipe:
             raise ValueError(f"noise_level of {self.noise_kind} noise must be in [0, 1] (a probability), "
                              f"got {level!r}")
         _one_of(self.loss, LOSSES, "loss")
+        _one_of(self.model, MODELS, "model")
+        if self.loss not in MODEL_LOSSES[self.model]:
+            raise ValueError(f"a {self.model} recipe trains with loss {MODEL_LOSSES[self.model]}, got {self.loss!r}")
+        if (isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or not math.isfinite(self.beta)
+                or not 0 <= self.beta <= 1000):
+            raise ValueError(f"beta must be a number in [0, 1000], got {self.beta!r}")
+        if self.model != "autoencoder" and (self.quantize_bits is not None or self.noise_kind is not None
+                                            or self.pretrain != "none" or self.init != "default"):
+            raise ValueError(f"a {self.model} recipe has no quantizer, noise or pretraining and PyTorch's "
+                             "default init (init='default')")
+        if self.model == "vae" and len(self.sizes) < 3:
+            raise ValueError(f"a vae recipe needs sizes (input, hidden…, latent), got {self.sizes!r}")
+        if self.model == "classifier" and (len(self.sizes) < 3 or self.n_test != 0 or self.data != "mnist"):
+            raise ValueError("a classifier recipe needs sizes (input, hidden…, classes), MNIST and n_test=0 "
+                             "(its test score is not a reconstruction error)")
         _one_of(self.optimizer, OPTIMIZERS, "optimizer")
         _one_of(self.lr_schedule, LR_SCHEDULES, "lr_schedule")
         if self.device is not None and not (isinstance(self.device, str) and (
@@ -140,6 +168,10 @@ class Recipe:
     def build(self) -> torch.nn.Module:
         """A fresh, untrained model, its initialisation drawn with ``torch.manual_seed(init_seed)``."""
         torch.manual_seed(self.init_seed)
+        if self.model == "vae":
+            return VAE(self.sizes)
+        if self.model == "classifier":
+            return DigitClassifier(self.sizes)
         if self.quantize_bits is not None:
             return QuantizedAutoencoder(self.sizes[-1], self.quantize_bits, hidden=self.sizes[1:-1],
                                         input_dim=self.sizes[0], hidden_activation=self.hidden_activation,
@@ -153,13 +185,18 @@ class Recipe:
         return None if self.noise_kind is None else {"kind": self.noise_kind, "level": self.noise_level}
 
     def fit(self, model: torch.nn.Module, x_train: torch.Tensor, x_test: torch.Tensor | None = None,
-            progress: bool = False) -> training.History:
+            progress: bool = False, y_train: torch.Tensor | None = None) -> training.History:
         """Train ``model`` on ``x_train`` (N, D) with this recipe's settings (``x_test`` (M, D) is scored
-        after every epoch)."""
+        after every epoch; ``y_train`` (N, C): a classifier's one-hot labels)."""
+        if (self.model == "classifier") != (y_train is not None):
+            raise ValueError(f"recipe {self.name!r}: pass y_train (one-hot labels) exactly for a classifier")
+        loss = soft_cross_entropy if self.loss == "cross_entropy" else self.loss
+        objective = elbo_objective(self.beta) if self.loss == "elbo" else None
         return training.fit(model, x_train, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                             noise=self.noise(), x_test=x_test, seed=self.seed, progress=progress,
-                            loss=self.loss, optimizer=self.optimizer, lr_schedule=self.lr_schedule,
-                            device=self.device)
+                            loss="mse" if objective else loss, optimizer=self.optimizer,
+                            lr_schedule=self.lr_schedule, device=self.device, y_train=y_train,
+                            objective=objective)
 
 
 def _one_of(value, allowed, what: str):
@@ -304,3 +341,32 @@ def curve_dae(sigma: float = CURVE_SIGMA) -> Recipe:
                   n_train=config.size("curve_train"), noise_kind="gaussian", noise_level=float(sigma),
                   lr=3e-3, lr_schedule="cosine", batch_size=256, epochs=config.size("curve_dae_epochs"),
                   device="cpu", threads=1)
+
+
+# --- notebook 09: variational autoencoders and the digit classifier that scores their samples ----
+
+#: Latent sizes of notebook 09's VAEs: 2 (the manifold you can look at) and 20 (its nats).
+VAE_LATENTS: tuple[int, ...] = (2, 20)
+#: Weights β of the KL term of the 2-D VAEs behind the β slider (β = 1: the plain VAE).
+VAE_BETAS: tuple[float, ...] = (0.25, 1.0, 4.0)
+
+
+def vae(latent: int = 20, beta: float = 1.0) -> Recipe:
+    """The VAE 784-400-``latent`` (ReLU, Bernoulli decoder back through 400) trained on the negative
+    ELBO with weight ``beta`` on the KL term, on stochastically binarised MNIST (redrawn every
+    batch); Adam (3e-3 for the 2-D VAEs, 1e-3 for the 20-D one), batch 128 (notebook 09). ``latent`` in VAE_LATENTS; ``beta`` in VAE_BETAS
+    (any β for the 2-D VAE, β = 1 for the 20-D one)."""
+    _one_of(latent, VAE_LATENTS, "latent")
+    _one_of(beta, VAE_BETAS if latent == 2 else (1.0,), "beta")
+    tag = f"{round(float(beta) * 100):03d}"
+    return Recipe(f"vae{latent}_b{tag}", (784, 400, int(latent)), init="default", model="vae", loss="elbo",
+                  beta=float(beta), lr=3e-3 if latent == 2 else 1e-3, batch_size=128,
+                  epochs=config.size("vae20_epochs" if latent == 20 else "vae2_epochs"), **_mnist())
+
+
+def digit_classifier() -> Recipe:
+    """The MLP digit classifier 784-256-64-10 (ReLU) that scores samples in notebook 09: cross-entropy
+    on one-hot labels, Adam 1e-3, batch 128."""
+    return Recipe("digit_classifier", (784, 256, 64, 10), init="default", model="classifier",
+                  loss="cross_entropy", lr=1e-3, batch_size=128, epochs=config.size("classifier_epochs"),
+                  **_mnist(n_test=0))

@@ -22,7 +22,7 @@ from .recipes import Recipe
 __all__ = ["trained", "training_data", "swiss_roll_autoencoder", "latent_model", "latent_models",
            "linear_model", "pca_fit", "latent_curve", "dae_model", "dae_steps", "pca_denoiser",
            "denoisers", "compression_model", "compression_models", "compression_test_images",
-           "compression_curve", "curve_dae", "curve_daes"]
+           "compression_curve", "curve_dae", "curve_daes", "vae_model", "vae_models", "digit_classifier"]
 
 
 def training_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
@@ -63,15 +63,22 @@ def trained(recipe: Recipe, progress: bool = False,
         if pretrain is not None:
             pretrain(model, recipe.pretrain_epochs)
             extra["pretrained_test_mse"] = training.mse(model, xt)
+        y = _one_hot_labels(recipe) if recipe.model == "classifier" else None
         if recipe.threads == 1:
             with one_thread():
-                history = recipe.fit(model, x, xt, progress=progress)
+                history = recipe.fit(model, x, xt, progress=progress, y_train=y)
         else:
-            history = recipe.fit(model, x, xt, progress=progress)
+            history = recipe.fit(model, x, xt, progress=progress, y_train=y)
         return {**history.as_dict(), **extra}
 
     model, info = checkpoints.load_or_train(recipe.name, recipe.build, train, recipe.key())
     return model.cpu().eval(), info
+
+
+def _one_hot_labels(recipe: Recipe) -> torch.Tensor:
+    """(N, classes) one-hot float labels of the training images of a classifier recipe (notebook 09)."""
+    _, y = data.load_mnist("train", n=recipe.n_train, seed=recipe.data_seed)
+    return torch.nn.functional.one_hot(y, recipe.sizes[-1]).float()
 
 
 # --- notebook 02 ----------------------------------------------------------------------------------
@@ -258,3 +265,24 @@ def curve_dae(sigma: float = recipes.CURVE_SIGMA, progress: bool = False):
 def curve_daes(progress: bool = False) -> dict:
     """``{sigma: model}`` for every noise level of CURVE_SIGMAS (the σ slider, annealed Langevin)."""
     return {s: curve_dae(s, progress)[0] for s in recipes.CURVE_SIGMAS}
+
+
+# --- notebook 09 ----------------------------------------------------------------------------------
+
+def vae_model(latent: int = 20, beta: float = 1.0, progress: bool = False):
+    """``(model, info)``: the VAE of :func:`recipes.vae` (``info["train_loss"]``: negative ELBO per
+    epoch, nats per binarised training image)."""
+    return trained(recipes.vae(latent, beta), progress)
+
+
+def vae_models(progress: bool = False) -> dict:
+    """``{beta: VAE}``: the 2-D VAEs of every β of VAE_BETAS (the β slider), and the 20-D VAE is
+    trained too (under key ``"latent20"``)."""
+    out = {b: vae_model(2, b, progress)[0] for b in recipes.VAE_BETAS}
+    out["latent20"] = vae_model(20, 1.0, progress)[0]
+    return out
+
+
+def digit_classifier(progress: bool = False):
+    """``(model, info)``: the digit classifier of :func:`recipes.digit_classifier` (notebook 09)."""
+    return trained(recipes.digit_classifier(), progress)

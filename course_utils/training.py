@@ -172,6 +172,7 @@ def fit(
     y_train: torch.Tensor | None = None,
     lr_schedule: str = "constant",
     on_epoch: Callable[[int, nn.Module, "History"], None] | None = None,
+    objective: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> History:
     """Train ``model`` to reconstruct ``x_train`` (N, D); return a :class:`History`.
 
@@ -202,6 +203,10 @@ def fit(
             reaches the end of its schedule when its time is up.
         on_epoch: called as ``on_epoch(epoch, model, history)`` after each epoch (``epoch`` from 1),
             e.g. to record measurements of a long run as it goes; training resumes after it returns.
+        objective: the batch loss as ``objective(model, input_batch, target_batch)`` (a scalar),
+            used instead of ``loss(model(input), target)`` for a model whose loss needs more than its
+            output (notebook 09's VAE: reconstruction and KL, :func:`course_utils.vae.elbo_objective`).
+            ``model(x)`` must still map (B, D) to (B, D): it gives the recorded test MSE.
 
     Raises:
         ValueError: a bad argument, or a training loss that is not finite: training stops at the
@@ -245,6 +250,8 @@ def fit(
         raise ValueError(f"unknown optimizer {optimizer!r}; expected 'adam' or 'sgd'")
     if not isinstance(lr_schedule, str) or lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"unknown lr_schedule {lr_schedule!r}; expected 'constant' or 'cosine'")
+    if objective is not None and not callable(objective):
+        raise ValueError(f"objective must be None or a function (model, x, target) -> loss, got {objective!r}")
     if on_epoch is not None and not callable(on_epoch):
         raise ValueError(f"on_epoch must be None or a function (epoch, model, history), got {on_epoch!r}")
     corrupt = make_corruptor(noise)
@@ -289,11 +296,19 @@ def fit(
                 tb = xb if (ts is xs and not user_noise) else ts.index_select(0, idx)
                 if corrupt is not None:
                     xb = corrupt(xb, gen)
-                with _autocast(dev, amp):
-                    out = model(xb)
-                if step == 0:
-                    _check_output(out, tb, "first training batch")
-                batch_loss = loss_fn(out.float(), tb)
+                if objective is not None:
+                    with _autocast(dev, amp):
+                        batch_loss = objective(model, xb, tb)
+                    if step == 0 and (not isinstance(batch_loss, torch.Tensor) or batch_loss.numel() != 1):
+                        raise ValueError("objective must return the batch loss as a scalar tensor, got "
+                                         f"{getattr(batch_loss, 'shape', type(batch_loss).__name__)}")
+                    batch_loss = batch_loss.float().reshape(())
+                else:
+                    with _autocast(dev, amp):
+                        out = model(xb)
+                    if step == 0:
+                        _check_output(out, tb, "first training batch")
+                    batch_loss = loss_fn(out.float(), tb)
                 window.append(batch_loss.detach())
                 if len(window) == check_every:
                     _check_finite_loss(window, step - len(window) + 1, epoch, lr)
