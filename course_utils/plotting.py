@@ -477,7 +477,11 @@ def draw_rate_distortion_beta(ax, betas: Sequence[float], rates: Sequence[float]
     """Notebook 09: rate (KL, nats) and distortion (−log p(x|z), nats) of VAEs trained with each β,
     against β (log axis), the selected ``beta`` marked. Rate + distortion = −ELBO."""
     _check_ax(ax, optional=False)
-    b, r, d = (np.asarray(v, dtype=float) for v in (betas, rates, distortions))
+    try:
+        b, r, d = (np.asarray(v, dtype=float) for v in (betas, rates, distortions))
+        beta = None if beta is None else float(beta)
+    except (TypeError, ValueError):
+        raise ValueError("betas, rates, distortions (and beta) must be numbers") from None
     if b.ndim != 1 or len(b) < 1 or r.shape != b.shape or d.shape != b.shape or (b <= 0).any():
         raise ValueError(f"betas (positive), rates and distortions must be equal-length 1-D sequences, got "
                          f"{b.shape}, {r.shape}, {d.shape}")
@@ -497,9 +501,13 @@ def draw_latent_point(ax_codes, ax_image, codes, labels, point, image, title: st
     """Notebook 09's latent walk: test codes (N, 2) coloured by digit with ``point`` (2,) marked, and
     the decoded ``image`` (784,) of that point."""
     _check_title(title)
+    _check_ax(ax_codes, optional=False)
     plot_latent(codes, labels, title="test digits' codes (means of q(z|x))", ax=ax_codes, xlabel="z₁",
                 ylabel="z₂", s=2)
-    p = to_numpy(point).astype(float).ravel()
+    try:
+        p = np.asarray(to_numpy(point), dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise ValueError(f"point must be 2 finite numbers, got {point!r}") from None
     if p.shape != (2,) or not np.isfinite(p).all():
         raise ValueError(f"point must be 2 finite numbers, got {p}")
     ax_codes.plot([p[0]], [p[1]], "k*", ms=16, mfc="yellow", label="decoded point")

@@ -58,6 +58,7 @@ def trained(recipe: Recipe, progress: bool = False,
         raise ValueError(f"recipe {recipe.name!r} has pretrain={recipe.pretrain!r}: pass a pretrain "
                          "function exactly when the recipe names one")
 
+    @torch.enable_grad()  # trains even when first asked for inside a caller's torch.no_grad()
     def train(model: torch.nn.Module) -> dict:
         x, xt, extra = training_data(recipe)
         if pretrain is not None:

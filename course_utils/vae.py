@@ -121,6 +121,18 @@ class VAE(nn.Module):
         return self.decode(self.encode(x)[0])
 
 
+#: The largest log-variance accepted (exp(80) is near float32's limit; a trained encoder is far below).
+MAX_LOGVAR: float = 80.0
+
+
+def _finite(t: torch.Tensor, name: str, hi: float | None = None) -> None:
+    lo_, hi_ = (float(v) for v in torch.aminmax(t.detach()))
+    if not (math.isfinite(lo_) and math.isfinite(hi_)):
+        raise ValueError(f"{name} contains NaN or infinite values (expected finite numbers)")
+    if hi is not None and hi_ > hi:
+        raise ValueError(f"{name} must be at most {hi:g} (a log-variance; exp of it is the variance), got {hi_:g}")
+
+
 def _pair(mu: torch.Tensor, logvar: torch.Tensor) -> None:
     for name, t in (("mu", mu), ("logvar", logvar)):
         if not isinstance(t, torch.Tensor) or not t.is_floating_point() or t.dim() != 2 or t.numel() == 0:
@@ -128,6 +140,8 @@ def _pair(mu: torch.Tensor, logvar: torch.Tensor) -> None:
                              f"{getattr(t, 'dtype', type(t).__name__)} {tuple(getattr(t, 'shape', ()))}")
     if mu.shape != logvar.shape:
         raise ValueError(f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must have the same shape")
+    _finite(mu, "mu")
+    _finite(logvar, "logvar", MAX_LOGVAR)
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
@@ -139,6 +153,8 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor | N
     elif not isinstance(eps, torch.Tensor) or eps.shape != mu.shape or not eps.is_floating_point():
         raise ValueError(f"eps must be a float tensor shaped like mu {tuple(mu.shape)}, got "
                          f"{tuple(getattr(eps, 'shape', ())) or type(eps).__name__}")
+    else:
+        _finite(eps, "eps")
     return mu + torch.exp(0.5 * logvar) * eps
 
 
@@ -154,9 +170,11 @@ def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     (N, D) summed over the D pixels; ``x`` (N, D) in [0, 1] (binary or grey): (N,)."""
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.dim() != 2:
         raise ValueError(f"logits must be a float tensor of shape (N, D), got {getattr(logits, 'shape', logits)!r}")
-    if not isinstance(x, torch.Tensor) or x.shape != logits.shape:
-        raise ValueError(f"x must be a tensor shaped like logits {tuple(logits.shape)}, got "
-                         f"{tuple(getattr(x, 'shape', ())) or type(x).__name__}")
+    if not isinstance(x, torch.Tensor) or x.shape != logits.shape or not x.is_floating_point():
+        raise ValueError(f"x must be a float tensor shaped like logits {tuple(logits.shape)}, got "
+                         f"{getattr(x, 'dtype', '')} {tuple(getattr(x, 'shape', ())) or type(x).__name__}")
+    _finite(logits, "logits")
+    check_images(x, "x", pixels=True)
     return F.binary_cross_entropy_with_logits(logits, x.to(logits.dtype), reduction="none").sum(1)
 
 
@@ -238,12 +256,14 @@ def prior_grid(steps: int = 15, edge: float = 0.05) -> torch.Tensor:
 def log_weights(model: VAE, x: torch.Tensor, k: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
     """Importance log-weights log p(x, z_i) − log q(z_i | x) for k draws z_i ~ q(z | x) per image
     (Burda et al. 2016): (N, k) float64, in nats. Their mean over k is an estimate of the ELBO;
-    logsumexp − log k is the importance-weighted estimate of log p(x) (see :func:`evaluate`)."""
+    logsumexp − log k is the importance-weighted estimate of log p(x) (see :func:`evaluate`). Images
+    are taken ``batch_size`` at a time, fewer when k is large (at most 10 000 decoded images at once)."""
     model = _check_vae(model)
     check_images(x, "x", model.input_dim, pixels=True)
     k = _positive_int(k, "k", 10_000)
     batch_size = _positive_int(batch_size, "batch_size")
     gen = torch.Generator().manual_seed(check_seed(seed))
+    batch_size = max(1, min(batch_size, 10_000 // k))     # bounds the (k, B, 784) logits in memory
     was = model.training
     model.eval()
     log2pi = math.log(2 * math.pi)
@@ -269,8 +289,8 @@ def log_weights(model: VAE, x: torch.Tensor, k: int, seed: int = 0, batch_size: 
 def evaluate(model: VAE, x: torch.Tensor, k: int = 100, seed: int = 0, batch_size: int = 500) -> dict:
     """Per-image estimates in nats from the same k draws: ``{"elbo": (N,), "log_px": (N,)}``, where
     elbo = mean_i log w_i and log_px = log (1/k) Σ_i w_i ≥ elbo (Jensen, image by image), plus
-    ``"kl"`` (N,) the closed-form KL and ``"reconstruction"`` (N,) = kl − elbo (the expected
-    −log p(x | z)). float64 numpy arrays."""
+    ``"kl"`` (N,) the closed-form KL and ``"reconstruction"`` (N,) = −elbo − kl (the estimated
+    −log p(x | z), so that −elbo = reconstruction + kl). float64 numpy arrays."""
     lw = log_weights(model, x, k, seed, batch_size)
     with torch.no_grad():
         was = model.training
@@ -283,7 +303,7 @@ def evaluate(model: VAE, x: torch.Tensor, k: int = 100, seed: int = 0, batch_siz
             model.train(was)
     elbo = lw.mean(1)
     log_px = torch.logsumexp(lw, 1) - math.log(lw.shape[1])
-    return {"elbo": elbo.numpy(), "log_px": log_px.numpy(), "kl": kl.numpy(), "reconstruction": (kl - elbo).numpy()}
+    return {"elbo": elbo.numpy(), "log_px": log_px.numpy(), "kl": kl.numpy(), "reconstruction": (-elbo - kl).numpy()}
 
 
 # --- the digit classifier and the Fréchet distance -------------------------------------------------
@@ -321,9 +341,12 @@ def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tens
     """Cross-entropy of ``logits`` (N, C) against one-hot (or soft) ``target`` (N, C): a scalar
     (the loss ``training.fit`` trains :class:`DigitClassifier` with; targets are one-hot rows)."""
     if not isinstance(logits, torch.Tensor) or not isinstance(target, torch.Tensor) \
-            or logits.shape != target.shape or logits.dim() != 2:
-        raise ValueError(f"logits and target must be tensors of the same shape (N, C), got "
+            or logits.shape != target.shape or logits.dim() != 2 or not logits.is_floating_point() \
+            or not target.is_floating_point():
+        raise ValueError(f"logits and target must be float tensors of the same shape (N, C), got "
                          f"{getattr(logits, 'shape', logits)!r} and {getattr(target, 'shape', target)!r}")
+    _finite(logits, "logits")
+    _finite(target, "target")
     return F.cross_entropy(logits, target.to(logits.dtype))
 
 
@@ -367,8 +390,11 @@ def frechet_distance(features_a, features_b) -> float:
     """The Fréchet distance between Gaussians fitted to two feature sets (N, F) and (M, F):
     ‖m_a − m_b‖² + tr(C_a + C_b − 2 (C_a^½ C_b C_a^½)^½) (Heusel et al. 2017's FID, here on a small
     MNIST classifier's features). 0 for identical statistics; same units as squared features."""
-    a, b = (np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=np.float64)
-            for v in (features_a, features_b))
+    try:
+        a, b = (np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=np.float64)
+                for v in (features_a, features_b))
+    except (TypeError, ValueError):
+        raise ValueError("features must be two numeric arrays (N, F) and (M, F)") from None
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or len(a) < 2 or len(b) < 2:
         raise ValueError(f"features must be two arrays (N, F) and (M, F), N, M >= 2, got {a.shape} and {b.shape}")
     if not (np.isfinite(a).all() and np.isfinite(b).all()):

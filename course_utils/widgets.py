@@ -427,8 +427,9 @@ def beta_view(beta: float = 1.0, steps: int = 15) -> tuple[Figure, Numbers]:
     _one_of(beta, recipes.VAE_BETAS, "beta")
     steps = _int_in(steps, 2, 30, "steps", " (grid side)")
     table = {b: _beta_numbers(b) for b in recipes.VAE_BETAS}
+    model = _vae(2, beta)
     with torch.no_grad():
-        grid = _vae(2, beta).decode(vae.prior_grid(steps))
+        grid = model.decode(vae.prior_grid(steps))
     numbers = dict(table[beta])
     fig, (gx, ax) = plt.subplots(1, 2, figsize=(11, 4.8), gridspec_kw={"width_ratios": [1, 1.2]})
     plotting.draw_manifold(gx, grid, steps, f"2-D VAE, β = {beta:g}: decoded prior quantiles")
@@ -442,9 +443,9 @@ def beta_view(beta: float = 1.0, steps: int = 15) -> tuple[Figure, Numbers]:
 
 @remember
 def _walk_codes():
-    s = _vae_scorer()
+    s, model = _vae_scorer(), _vae(2, 1.0)
     with torch.no_grad():
-        mu, _ = _vae(2, 1.0).encode(s["x_test"][:2000])
+        mu, _ = model.encode(s["x_test"][:2000])
     return mu, s["y_test"][:2000]
 
 
@@ -455,9 +456,9 @@ def latent_walk_view(z1: float = 0.0, z2: float = 0.0) -> tuple[Figure, Numbers]
     for name, v in (("z1", z1), ("z2", z2)):
         if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not -10 <= v <= 10:
             raise ValueError(f"{name} must be a number in [-10, 10], got {v!r}")
-    z = torch.tensor([[float(z1), float(z2)]])
+    z, model = torch.tensor([[float(z1), float(z2)]]), _vae(2, 1.0)
     with torch.no_grad():
-        image = _vae(2, 1.0).decode(z)
+        image = model.decode(z)
     conf = vae.digit_confidence(_vae_scorer()["classifier"], image)
     numbers = {"z": (float(z1), float(z2)), "digit": int(conf["labels"][0]), "probability": float(conf["max_prob"][0])}
     codes, labels = _walk_codes()
