@@ -18,6 +18,7 @@ OTHER = {
     "n_train": 300, "n_test": 50, "data_seed": 1, "noise_kind": "masking", "noise_level": 0.5,
     "loss": "bce", "optimizer": "sgd", "lr": 0.01, "lr_schedule": "cosine", "batch_size": 32,
     "epochs": 2, "seed": 1, "device": "cpu", "threads": 1, "pretrain": "greedy", "pretrain_epochs": 1,
+    "model": "vae", "beta": 2.0,
 }
 
 
@@ -30,7 +31,8 @@ def every_course_recipe() -> list[Recipe]:
             recipes.shallow30(), recipes.deep30(), recipes.sigmoid_stack(), recipes.sigmoid_stack("greedy"),
             recipes.modern_stack(), *(recipes.dae(s) for s in recipes.DAE_STEPS),
             recipes.dae(recipes.DAE_FIXED, "masking", recipes.DAE_MASKING),
-            *map(recipes.quantized, recipes.COMPRESSION_BITS)]
+            *map(recipes.quantized, recipes.COMPRESSION_BITS),
+            *(recipes.vae(2, b) for b in recipes.VAE_BETAS), recipes.vae(20), recipes.digit_classifier()]
 
 
 def test_every_field_is_in_the_key_and_changes_it():
@@ -44,6 +46,9 @@ def test_every_field_is_in_the_key_and_changes_it():
         if field == "quantize_bits":
             changes["code_activation"] = "sigmoid"
             assert checkpoints.cache_key("r", base.replace(code_activation="sigmoid").key()) != key
+        if field == "model":   # a VAE has its own loss, PyTorch's init and a hidden layer
+            changes.update(loss="elbo", init="default", sizes=(784, 8, 4))
+            assert checkpoints.cache_key("r", base.replace(init="default", sizes=(784, 8, 4)).key()) != key
         changed = dataclasses.replace(base, **changes)
         assert checkpoints.cache_key("r", changed.key()) != key, f"changing {field} kept the cache key"
 
@@ -101,6 +106,8 @@ def test_build_is_seeded_and_recipes_match_the_models_they_describe():
     (dict(epochs=0), "epochs must be"), (dict(batch_size=2.5), "batch_size must be"),
     (dict(n_train=True), "n_train must be"), (dict(threads=2), "threads must be"),
     (dict(pretrain="layerwise"), "pretrain must be"),
+    (dict(model="gan"), "model must be"), (dict(model="vae"), "loss"), (dict(beta=-1.0), "beta"),
+    (dict(loss="elbo"), "loss"),
 ])
 def test_bad_recipes_are_refused(changes, match):
     with pytest.raises(ValueError, match=match):
