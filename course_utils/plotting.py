@@ -487,6 +487,8 @@ def draw_rate_distortion_beta(ax, betas: Sequence[float], rates: Sequence[float]
                          f"{b.shape}, {r.shape}, {d.shape}")
     ax.plot(b, r, "o-", color="C0", label="rate: KL(q(z|x) ‖ p(z))")
     ax.set_xscale("log"); ax.set_xlabel("β (log scale)"); ax.set_ylabel("rate (nats per image)", color="C0")
+    ax.set_xticks(b, [f"{v:g}" for v in b]); ax.xaxis.set_minor_locator(plt.NullLocator())
+    ax.set_xlim(b.min() / 1.5, b.max() * 1.5)
     twin = ax.twinx()
     twin.plot(b, d, "s--", color="C3", label="distortion: −log p(x|z)")
     twin.set_ylabel("distortion (nats per image)", color="C3")
