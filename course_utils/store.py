@@ -78,7 +78,7 @@ def trained(recipe: Recipe, progress: bool = False,
 
 def _one_hot_labels(recipe: Recipe) -> torch.Tensor:
     """(N, classes) one-hot float labels of the training images of a classifier recipe (notebook 09)."""
-    _, y = data.load_mnist("train", n=recipe.n_train, seed=recipe.data_seed)
+    y = data.labels("train", n=recipe.n_train, seed=recipe.data_seed)
     return torch.nn.functional.one_hot(y, recipe.sizes[-1]).float()
 
 

@@ -138,6 +138,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "training.check_images": lambda: dict(x=_images(), name="x", dim=784, ndim=2, pixels=True),
     # data
     "data.load_mnist": lambda: dict(split="test", n=20, root=str(data.config.data_dir()), seed=0),
+    "data.labels": lambda: dict(split="test", n=20, root=str(data.config.data_dir()), seed=0),
     "data.shared_images": lambda: dict(split="test", n=20, root=str(data.config.data_dir()), seed=0, chunk=7),
     "data.add_noise": lambda: dict(x=_images(), kind="gaussian", level=0.3, clip=False,
                                    generator=torch.Generator().manual_seed(0)),
@@ -376,6 +377,7 @@ NON_FINITE_BY_DESIGN: dict[str, str] = {
 SKIPPED: dict[tuple[str, str, str], str] = {
     ("data.load_mnist", "root", "string"): "a string is a valid folder name: MNIST would be downloaded",
     ("data.shared_images", "root", "string"): "a string is a valid folder name: MNIST would be downloaded",
+    ("data.labels", "root", "string"): "a string is a valid folder name: MNIST would be downloaded",
 }
 
 
