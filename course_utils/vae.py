@@ -185,7 +185,7 @@ def negative_elbo(model: VAE, x: torch.Tensor, beta: float = 1.0) -> tuple[torch
     if not isinstance(model, VAE):
         raise ValueError(f"model must be a course_utils.vae.VAE, got {type(model).__name__}")
     beta = _beta(beta)
-    mu, logvar = model.encode(x)
+    mu, logvar = (t.float() for t in model.encode(x))    # float32 even under bf16 autocast (CUDA)
     z = reparameterize(mu, logvar)
     rec = bernoulli_nll(model.decode_logits(z), x)
     kl = gaussian_kl(mu, logvar)
