@@ -57,6 +57,13 @@ SIZES: dict[str, tuple[int, int]] = {
     "detector_eval": (1_000, 300),       # test digits and off-manifold images per kind (detector)
     "heldout_train": (20_000, 3_000),    # training images (all classes) behind the held-out-class models
     "heldout_epochs": (5, 3),            # epochs of the autoencoder trained without one class
+    # notebook 09
+    "vae2_epochs": (3, 8),               # epochs of each 2-D VAE (β = 0.25, 1, 4)
+    "vae20_epochs": (5, 8),              # epochs of the 20-D VAE (its nats)
+    "classifier_epochs": (2, 4),         # epochs of the digit classifier that scores samples
+    "vae_eval": (2_000, 500),            # test digits the ELBO and log p(x) are estimated on
+    "iwae_samples": (100, 50),           # importance samples per test digit for log p(x)
+    "vae_samples": (2_000, 1_000),       # generated images scored by the classifier and Fréchet distance
 }
 
 

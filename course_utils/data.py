@@ -21,7 +21,7 @@ from . import config
 from .device import tune_threads
 from .memory import tune_heap
 
-__all__ = ["MNIST_FILES", "MNISTError", "load_mnist", "shared_images", "add_noise", "NOISE_KINDS",
+__all__ = ["MNIST_FILES", "MNISTError", "load_mnist", "shared_images", "labels", "add_noise", "NOISE_KINDS",
            "ensure_mnist", "check_images", "check_seed", "check_ints", "noise_function",
            "mnist_test", "mnist_split", "split_images", "noise_spec", "noisy_test", "EVAL_NOISE_SEED"]
 
@@ -436,3 +436,10 @@ def noisy_test(kind: str = "gaussian", level: float = 0.3, n: int | None = None)
             raise ValueError(f"n must be an integer in 1..{len(xt)}, got {n!r}")
         xt = xt[:n]
     return xt, add_noise(xt, generator=torch.Generator().manual_seed(EVAL_NOISE_SEED), **spec)
+
+
+def labels(split: str = "train", n: int | None = None, root: str | Path | None = None, seed: int = 0) -> torch.Tensor:
+    """The int64 labels (N,) of ``load_mnist(split, n, root, seed)``, without making a float copy of the
+    images (notebook 09's digit classifier trains on one-hot labels of the shared training images)."""
+    _, _, raw_labels, idx = _locate(split, n, root, seed)
+    return torch.from_numpy((raw_labels if idx is None else raw_labels[idx]).astype(np.int64))

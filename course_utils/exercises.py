@@ -839,3 +839,101 @@ def check_dae_step(fn: Callable | None, sigma: float = 0.3) -> bool:
     finally:
         hook.remove()
     return _say(True, name, "noisy input, clean target, one clean update per call, loss returned.")
+
+
+# --- notebook 09: the variational autoencoder ------------------------------------------------------
+
+def _reparameterize_cases():
+    import torch
+
+    g = torch.Generator().manual_seed(9)
+    return [(torch.randn(6, 3, generator=g), torch.randn(6, 3, generator=g) - 0.5, torch.randn(6, 3, generator=g)),
+            (torch.zeros(4, 2), torch.full((4, 2), -2.0), torch.randn(4, 2, generator=g)),
+            (torch.randn(10, 5, generator=g), 2 * torch.rand(10, 5, generator=g) - 1, torch.randn(10, 5, generator=g))]
+
+
+def check_reparameterize(fn: Callable | None) -> bool:
+    """Notebook 09: ``fn(mu, logvar, eps)`` returns z = mu + σ·eps with σ = exp(logvar / 2), for
+    tensors (N, L), in a way gradients flow through: checked by the value of z and by the gradients
+    of z.sum() with respect to ``mu`` (ones) and ``logvar`` (½·σ·eps)."""
+    import torch
+
+    name = "reparameterisation z = μ + σ·ε"
+    if not_attempted(fn):
+        print(f"⏳ {name}: not attempted yet. Write the function, or reveal the solution below.")
+        return False
+    for mu0, lv0, eps in _reparameterize_cases():
+        mu, lv = mu0.clone().requires_grad_(True), lv0.clone().requires_grad_(True)
+        got, problem = _run(fn, (mu, lv, eps.clone()))
+        if problem == "not attempted":
+            print(f"⏳ {name}: not attempted yet. Reveal the solution below if stuck.")
+            return False
+        if problem:
+            return _say(False, name, problem + ".")
+        m, v, e = (t.double().numpy() for t in (mu0, lv0, eps))
+        std = np.exp(0.5 * v)
+        if got.shape != m.shape:
+            return _say(False, name, f"z must have the shape of mu {m.shape}, got {got.shape}.")
+        if not np.isfinite(got).all():
+            return _say(False, name, "z contains NaN or infinity: a square root or log of a negative "
+                                     "log-variance? logvar can be any real number; σ = exp(logvar / 2).")
+        mistakes = {
+            "σ is exp(logvar), not exp(logvar / 2): the ½ is missing (that squares the standard deviation)":
+                m + np.exp(v) * e,
+            "logvar was used as the standard deviation itself; σ = exp(logvar / 2)": m + v * e,
+            "logvar was used as the variance (σ = √logvar); it is the *log* of the variance": m + np.sqrt(np.abs(v)) * e,
+            "the noise is missing: z must be μ + σ·ε, not μ": m,
+            "the mean is missing: z = μ + σ·ε": std * e,
+        }
+        if not np.allclose(got, m + std * e, rtol=1e-5, atol=1e-6):
+            why = _first_match(got, mistakes, 1e-5, 1e-6)
+            return _say(False, name, (why or f"wrong z for a test input (max difference "
+                                             f"{np.max(np.abs(got - (m + std * e))):.3g})") + ".")
+        z = fn(mu, lv, eps.clone())
+        if not isinstance(z, torch.Tensor) or not z.requires_grad:
+            return _say(False, name, "the right values, but no gradient flows back to mu and logvar "
+                                     "(was z detached, built with torch.normal, or converted to numpy?).")
+        g_mu, g_lv = torch.autograd.grad(z.sum(), (mu, lv), allow_unused=True)
+        if g_mu is None or g_lv is None:
+            return _say(False, name, f"no gradient reaches {'mu' if g_mu is None else 'logvar'}.")
+        if not np.allclose(g_mu.double().numpy(), 1.0, atol=1e-5) or \
+                not np.allclose(g_lv.double().numpy(), 0.5 * std * e, rtol=1e-4, atol=1e-6):
+            return _say(False, name, "the values are right but the gradients to mu or logvar are not: "
+                                     "build z from mu, logvar and eps with torch operations only.")
+    return _say(True, name, "right values, and the gradients to μ and log σ² are those of μ + exp(log σ²/2)·ε.")
+
+
+def _kl_reference(mu, logvar):
+    m, v = (np.asarray(_to_numpy(t), dtype=float) for t in (mu, logvar))
+    per_dim = m ** 2 + np.exp(v) - 1 - v
+    want = 0.5 * per_dim.sum(1)
+    return want, {
+        "the ½ in front is missing: KL = ½ Σ (μ² + σ² − 1 − log σ²)": per_dim.sum(1),
+        "the sign is flipped: a KL divergence is never negative": -want,
+        "this is the mean over the latent dimensions; the KL of a diagonal Gaussian is their *sum*": 0.5 * per_dim.mean(1),
+        "logvar was used as the variance: σ² = exp(logvar) and log σ² = logvar":
+            0.5 * (m ** 2 + v - 1 - np.log(np.abs(v) + 1e-300)).sum(1),
+        "the −1 is missing: KL = ½ Σ (μ² + σ² − 1 − log σ²) is 0 when q = N(0, I)": 0.5 * (m ** 2 + np.exp(v) - v).sum(1),
+    }, 1e-5
+
+
+def check_gaussian_kl(fn: Callable | None) -> bool:
+    """Notebook 09: ``fn(mu, logvar)`` returns KL(N(mu, diag exp(logvar)) ‖ N(0, I)) for each row of
+    the (N, L) tensors: a tensor (N,) in nats."""
+    import torch
+
+    g = torch.Generator().manual_seed(19)
+    cases = [(torch.randn(8, 4, generator=g), torch.randn(8, 4, generator=g)),
+             (torch.zeros(3, 2), torch.zeros(3, 2)),
+             (2 * torch.randn(16, 20, generator=g), 3 * torch.rand(16, 20, generator=g) - 2)]
+    name = "KL(q ‖ N(0, I)) of a diagonal Gaussian"
+    if not_attempted(fn):
+        print(f"⏳ {name}: not attempted yet. Write the function, or reveal the solution below.")
+        return False
+    for mu, lv in cases:
+        got, problem = _run(fn, (mu, lv))
+        if problem is None and got.ndim == 0:
+            return _say(False, name, "expected one KL per row (a tensor of shape (N,)), got a single number: "
+                                     "sum over the latent dimensions only (dim=1), not over the batch.")
+    return _check_with_mistakes(name, fn, cases, _kl_reference, 1e-4,
+                                "Hint: σ² = exp(logvar); KL = ½ Σ_j (μ_j² + σ_j² − 1 − log σ_j²) per row.")

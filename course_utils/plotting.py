@@ -17,7 +17,7 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator
 
 __all__ = ["to_numpy", "mosaic", "stack_rows", "draw_rows", "row_names", "show_images", "show_rows",
            "plot_latent", "plot_losses", "DIGIT_COLORS", "plot_rate_distortion", "draw_field", "field_scale", "draw_walk", "draw_distances",
-           "MAX_GAP"]
+           "MAX_GAP", "tile_grid", "draw_manifold", "draw_rate_distortion_beta", "draw_latent_point"]
 
 #: The widest gap (pixels) between images or rows: a mosaic is allocated in one piece.
 MAX_GAP = 100
@@ -442,3 +442,81 @@ def draw_distances(ax, distances: Sequence[float], title: str) -> None:
     ax.set_yscale("log"); ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("denoising steps"); ax.set_ylabel("mean distance to the ring")
     ax.set_title(title, fontsize=9)
+
+
+# --- notebook 09: the variational autoencoder ------------------------------------------------------
+
+def tile_grid(images, steps: int, gap: int = 1) -> np.ndarray:
+    """``steps × steps`` images (steps², 784), row by row, as one (steps·(28 + gap) − gap)² array
+    (white gaps), for drawing a decoded latent grid with a single ``imshow``."""
+    a = _as_images(images)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1 or steps * steps != len(a):
+        raise ValueError(f"steps must be a positive integer with steps² = number of images ({len(a)}), got {steps!r}")
+    _check_gap(gap)
+    h, w = a.shape[1:]
+    out = np.ones((steps * (h + gap) - gap, steps * (w + gap) - gap), np.float32)
+    for i, img in enumerate(np.clip(a, 0, 1)):
+        r, c = divmod(i, steps)
+        out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = img
+    return out
+
+
+def draw_manifold(ax, images, steps: int, title: str, extent: tuple | None = None,
+                  xlabel: str = "z₁", ylabel: str = "z₂") -> None:
+    """Draw a decoded ``steps × steps`` latent grid (images row by row, top row first) into ``ax``;
+    ``extent=(x0, x1, y0, y1)`` labels the axes with the codes' range (else no ticks)."""
+    _check_ax(ax, optional=False)
+    _check_title(title)
+    if extent is not None and (not isinstance(extent, (tuple, list)) or len(extent) != 4):
+        raise ValueError(f"extent must be (x0, x1, y0, y1) or None, got {extent!r}")
+    ax.imshow(tile_grid(images, steps), cmap="gray", vmin=0, vmax=1,
+              extent=None if extent is None else tuple(float(e) for e in extent))
+    if extent is None:
+        ax.set_xticks([]); ax.set_yticks([])
+    ax.set_xlabel(xlabel); ax.set_ylabel(ylabel); ax.set_title(title, fontsize=10)
+
+
+def draw_rate_distortion_beta(ax, betas: Sequence[float], rates: Sequence[float], distortions: Sequence[float],
+                              beta: float | None = None) -> None:
+    """Notebook 09: rate (KL, nats) and distortion (−log p(x|z), nats) of VAEs trained with each β,
+    against β (log axis), the selected ``beta`` marked. Rate + distortion = −ELBO."""
+    _check_ax(ax, optional=False)
+    try:
+        b, r, d = (np.asarray(v, dtype=float) for v in (betas, rates, distortions))
+        beta = None if beta is None else float(beta)
+    except (TypeError, ValueError):
+        raise ValueError("betas, rates, distortions (and beta) must be numbers") from None
+    if b.ndim != 1 or len(b) < 1 or r.shape != b.shape or d.shape != b.shape or (b <= 0).any():
+        raise ValueError(f"betas (positive), rates and distortions must be equal-length 1-D sequences, got "
+                         f"{b.shape}, {r.shape}, {d.shape}")
+    ax.plot(b, r, "o-", color="C0", label="rate: KL(q(z|x) ‖ p(z))")
+    ax.set_xscale("log"); ax.set_xlabel("β (log scale)"); ax.set_ylabel("rate (nats per image)", color="C0")
+    ax.set_xticks(b, [f"{v:g}" for v in b]); ax.xaxis.set_minor_locator(plt.NullLocator())
+    ax.set_xlim(b.min() / 1.5, b.max() * 1.5)
+    twin = ax.twinx()
+    twin.plot(b, d, "s--", color="C3", label="distortion: −log p(x|z)")
+    twin.set_ylabel("distortion (nats per image)", color="C3")
+    if beta is not None:
+        ax.axvline(float(beta), color="gray", lw=6, alpha=0.25)
+    ax.set_title("Rate falls and distortion rises with β", fontsize=10)
+    lines = ax.get_lines()[:1] + twin.get_lines()[:1]
+    ax.legend(lines, [ln.get_label() for ln in lines], fontsize=8, loc="upper center")
+
+
+def draw_latent_point(ax_codes, ax_image, codes, labels, point, image, title: str) -> None:
+    """Notebook 09's latent walk: test codes (N, 2) coloured by digit with ``point`` (2,) marked, and
+    the decoded ``image`` (784,) of that point."""
+    _check_title(title)
+    _check_ax(ax_codes, optional=False)
+    plot_latent(codes, labels, title="test digits' codes (means of q(z|x))", ax=ax_codes, xlabel="z₁",
+                ylabel="z₂", s=2)
+    try:
+        p = np.asarray(to_numpy(point), dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise ValueError(f"point must be 2 finite numbers, got {point!r}") from None
+    if p.shape != (2,) or not np.isfinite(p).all():
+        raise ValueError(f"point must be 2 finite numbers, got {p}")
+    ax_codes.plot([p[0]], [p[1]], "k*", ms=16, mfc="yellow", label="decoded point")
+    _check_ax(ax_image, optional=False)
+    ax_image.imshow(np.clip(_as_images(image)[0], 0, 1), cmap="gray", vmin=0, vmax=1)
+    ax_image.set_xticks([]); ax_image.set_yticks([]); ax_image.set_title(title, fontsize=10)

@@ -27,7 +27,7 @@ from .data import ensure_mnist
 __all__ = ["JOBS", "jobs", "prepare", "main"]
 
 #: What ``prepare`` runs, in this order: ``name -> function called with no arguments``. The widget
-#: models and sweeps of notebooks 02-08 (notebook-only models train on first use, with a bar).
+#: models and sweeps of notebooks 02-09 (notebook-only models train on first use, with a bar).
 JOBS: dict[str, Callable[[], Any]] = {
     "swiss_roll_sweeps": manifolds.swiss_roll_sweeps,        # 02: Isomap / LLE neighbour slider
     "swiss_roll_tsne": manifolds.swiss_roll_tsne,            # 02: the t-SNE row of the table
@@ -42,6 +42,8 @@ JOBS: dict[str, Callable[[], Any]] = {
     "compression_curve": store.compression_curve,            # 07: rate-distortion curve
     "probe_sweep": probe.probe_sweep,                        # 07: labels slider
     "curve_daes": store.curve_daes,                          # 08: σ slider, Langevin sampling
+    "digit_classifier": store.digit_classifier,              # 09: scores samples (β slider, latent walk)
+    "vae_models": store.vae_models,                          # 09: β slider (2-D VAEs), the 20-D VAE
 }
 
 

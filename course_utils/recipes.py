@@ -26,15 +26,20 @@ from . import config, training
 from .compression import QuantizedAutoencoder
 from .data import NOISE_KINDS, check_seed
 from .models import ACTIVATIONS, INITS, Autoencoder, TiedAutoencoder
+from .vae import VAE, DigitClassifier, elbo_objective, soft_cross_entropy
 
 __all__ = ["Recipe", "latent", "linear", "dae", "quantized", "swiss_roll_ae", "shallow30", "deep30",
            "sigmoid_stack", "modern_stack", "deep30_tied", "sparse", "SPARSE_L1", "LATENT_SIZES", "DAE_STEPS",
            "DAE_FIXED", "DAE_SIGMA", "DAE_MASKING", "COMPRESSION_BITS", "curve_dae", "CURVE_SIGMAS", "CURVE_SIGMA",
-           "swiss_roll_reconstructor", "SWISS_KINDS", "SWISS_SIGMA"]
+           "swiss_roll_reconstructor", "SWISS_KINDS", "SWISS_SIGMA", "vae", "digit_classifier", "VAE_BETAS",
+           "VAE_LATENTS"]
 
 DATASETS = ("mnist", "swiss_roll", "curve2d")
 PRETRAININGS = ("none", "greedy")
-LOSSES = ("mse", "bce")
+LOSSES = ("mse", "bce", "elbo", "cross_entropy")
+MODELS = ("autoencoder", "vae", "classifier")
+#: The loss each kind of model trains with (notebook 09: a VAE's ELBO, a classifier's cross-entropy).
+MODEL_LOSSES = {"vae": ("elbo",), "classifier": ("cross_entropy",), "autoencoder": ("mse", "bce")}
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
 DEVICES = ("cpu", "cuda", "mps")
@@ -55,6 +60,12 @@ class Recipe:
     :class:`~course_utils.models.TiedAutoencoder` (decoder = encoder transposed, notebook 05);
     ``code_l1`` adds ``code_l1 · mean |code|`` to the training loss (a sparse autoencoder,
     notebook 07).
+
+    ``model`` (notebook 09) is ``"autoencoder"`` (the default), ``"vae"`` (a
+    :class:`~course_utils.vae.VAE` with ``sizes`` from input to latent, trained on the negative ELBO
+    with weight ``beta`` on its KL term: ``loss="elbo"``) or ``"classifier"`` (a
+    :class:`~course_utils.vae.DigitClassifier` with ``sizes`` from input to classes, trained with
+    ``loss="cross_entropy"`` on one-hot labels).
     """
 
     name: str
@@ -85,10 +96,12 @@ class Recipe:
     contraction: float = 0.0
     tied: bool = False
     code_l1: float = 0.0
+    model: str = "autoencoder"
+    beta: float = 1.0
 
     #: Fields added after the first caches were written: left out of :meth:`key` at their default,
     #: so every recipe that does not use them keeps its cache key (and its cached model).
-    _LATER_FIELDS = {"contraction": 0.0, "tied": False, "code_l1": 0.0}
+    _LATER_FIELDS = {"contraction": 0.0, "tied": False, "code_l1": 0.0, "model": "autoencoder", "beta": 1.0}
 
     def __post_init__(self) -> None:
         if isinstance(self.sizes, (str, bytes, dict)) or not hasattr(self.sizes, "__iter__"):
@@ -121,6 +134,8 @@ class Recipe:
         l1 = self.code_l1
         if isinstance(l1, bool) or not isinstance(l1, (int, float)) or not math.isfinite(l1) or l1 < 0:
             raise ValueError(f"code_l1 must be a finite number >= 0, got {l1!r}")
+        if l1 > 0 and isinstance(self.contraction, (int, float)) and self.contraction > 0:
+            raise ValueError("a recipe has one extra loss term: code_l1 or contraction, not both")
         if self.threads not in (None, 1):
             raise ValueError(f"threads must be None (PyTorch's choice) or 1, got {self.threads!r}")
         for field in ("n_train", "batch_size", "epochs"):
@@ -146,6 +161,22 @@ class Recipe:
         if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c) or c < 0:
             raise ValueError(f"contraction must be a finite number >= 0 (the penalty's weight), got {c!r}")
         _one_of(self.loss, LOSSES, "loss")
+        _one_of(self.model, MODELS, "model")
+        if self.loss not in MODEL_LOSSES[self.model]:
+            raise ValueError(f"a {self.model} recipe trains with loss {MODEL_LOSSES[self.model]}, got {self.loss!r}")
+        if (isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or not math.isfinite(self.beta)
+                or not 0 <= self.beta <= 1000):
+            raise ValueError(f"beta must be a number in [0, 1000], got {self.beta!r}")
+        if self.model != "autoencoder" and (self.quantize_bits is not None or self.noise_kind is not None
+                                            or self.pretrain != "none" or self.init != "default"
+                                            or self.tied or self.code_l1 or self.contraction):
+            raise ValueError(f"a {self.model} recipe has no quantizer, noise, pretraining, tied weights or "
+                             "extra loss term, and PyTorch's default init (init='default')")
+        if self.model == "vae" and len(self.sizes) < 3:
+            raise ValueError(f"a vae recipe needs sizes (input, hidden…, latent), got {self.sizes!r}")
+        if self.model == "classifier" and (len(self.sizes) < 3 or self.n_test != 0 or self.data != "mnist"):
+            raise ValueError("a classifier recipe needs sizes (input, hidden…, classes), MNIST and n_test=0 "
+                             "(its test score is not a reconstruction error)")
         _one_of(self.optimizer, OPTIMIZERS, "optimizer")
         _one_of(self.lr_schedule, LR_SCHEDULES, "lr_schedule")
         if self.device is not None and not (isinstance(self.device, str) and (
@@ -165,6 +196,10 @@ class Recipe:
     def build(self) -> torch.nn.Module:
         """A fresh, untrained model, its initialisation drawn with ``torch.manual_seed(init_seed)``."""
         torch.manual_seed(self.init_seed)
+        if self.model == "vae":
+            return VAE(self.sizes)
+        if self.model == "classifier":
+            return DigitClassifier(self.sizes)
         if self.quantize_bits is not None:
             return QuantizedAutoencoder(self.sizes[-1], self.quantize_bits, hidden=self.sizes[1:-1],
                                         input_dim=self.sizes[0], hidden_activation=self.hidden_activation,
@@ -182,22 +217,32 @@ class Recipe:
         return None if self.noise_kind is None else {"kind": self.noise_kind, "level": self.noise_level}
 
     def fit(self, model: torch.nn.Module, x_train: torch.Tensor, x_test: torch.Tensor | None = None,
-            progress: bool = False, penalty=None, on_epoch=None) -> training.History:
+            progress: bool = False, penalty=None, on_epoch=None,
+            y_train: torch.Tensor | None = None) -> training.History:
         """Train ``model`` on ``x_train`` (N, D) with this recipe's settings (``x_test`` (M, D) is scored
-        after every epoch; ``on_epoch`` as in :func:`course_utils.training.fit`). A recipe with
-        ``contraction`` > 0 needs ``penalty(model, x_batch)`` (a scalar tensor), added to the loss with
-        that weight; any other recipe refuses one."""
+        after every epoch; ``on_epoch`` as in :func:`course_utils.training.fit`; ``y_train`` (N, C): a
+        classifier's one-hot labels). The batch loss is the recipe's ``loss``, or, through
+        ``fit(objective=…)``: the negative ELBO (``loss="elbo"``), the reconstruction plus
+        ``code_l1 · mean |code|`` (``code_l1`` > 0), or the reconstruction plus ``contraction`` times
+        ``penalty(model, x_batch)`` (a scalar tensor; needed exactly when ``contraction`` > 0)."""
         if (self.contraction > 0) != (penalty is not None):
             raise ValueError(f"recipe {self.name!r} has contraction={self.contraction!r}: pass a penalty "
                              "function exactly when the contraction is above 0")
-        if penalty is not None and not callable(penalty):
-            raise ValueError(f"penalty must be a function (model, x_batch) -> scalar tensor, got {penalty!r}")
-        weighted = None if penalty is None else (lambda m, xb: self.contraction * penalty(m, xb))
+        if (self.model == "classifier") != (y_train is not None):
+            raise ValueError(f"recipe {self.name!r}: pass y_train (one-hot labels) exactly for a classifier")
+        objective = None
+        if self.loss == "elbo":
+            objective = elbo_objective(self.beta)
+        elif self.code_l1 > 0:
+            objective = training.code_l1_objective(self.code_l1, self.loss)
+        elif penalty is not None:
+            objective = training.penalty_objective(penalty, self.contraction, self.loss)
+        loss = soft_cross_entropy if self.loss == "cross_entropy" else self.loss
         return training.fit(model, x_train, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                             noise=self.noise(), x_test=x_test, seed=self.seed, progress=progress,
-                            loss=self.loss, optimizer=self.optimizer, lr_schedule=self.lr_schedule,
-                            device=self.device, penalty=weighted, code_l1=float(self.code_l1),
-                            on_epoch=on_epoch)
+                            loss="mse" if objective else loss, optimizer=self.optimizer,
+                            lr_schedule=self.lr_schedule, device=self.device, y_train=y_train,
+                            on_epoch=on_epoch, objective=objective)
 
 
 def _one_of(value, allowed, what: str):
@@ -383,3 +428,32 @@ def swiss_roll_reconstructor(kind: str = "denoising") -> Recipe:
                   lr=3e-3, lr_schedule="cosine", batch_size=100, epochs=config.size("swiss_field_epochs"),
                   device="cpu", threads=1, contraction=SWISS_SIGMA ** 2 if kind == "contractive" else 0.0,
                   **noise)
+
+
+# --- notebook 09: variational autoencoders and the digit classifier that scores their samples ----
+
+#: Latent sizes of notebook 09's VAEs: 2 (the manifold you can look at) and 20 (its nats).
+VAE_LATENTS: tuple[int, ...] = (2, 20)
+#: Weights β of the KL term of the 2-D VAEs behind the β slider (β = 1: the plain VAE).
+VAE_BETAS: tuple[float, ...] = (0.25, 1.0, 4.0)
+
+
+def vae(latent: int = 20, beta: float = 1.0) -> Recipe:
+    """The VAE 784-400-``latent`` (ReLU, Bernoulli decoder back through 400) trained on the negative
+    ELBO with weight ``beta`` on the KL term, on stochastically binarised MNIST (redrawn every
+    batch); Adam (3e-3 for the 2-D VAEs, 1e-3 for the 20-D one), batch 128 (notebook 09). ``latent`` in VAE_LATENTS; ``beta`` in VAE_BETAS
+    (any β for the 2-D VAE, β = 1 for the 20-D one)."""
+    _one_of(latent, VAE_LATENTS, "latent")
+    _one_of(beta, VAE_BETAS if latent == 2 else (1.0,), "beta")
+    tag = f"{round(float(beta) * 100):03d}"
+    return Recipe(f"vae{latent}_b{tag}", (784, 400, int(latent)), init="default", model="vae", loss="elbo",
+                  beta=float(beta), lr=3e-3 if latent == 2 else 1e-3, batch_size=128,
+                  epochs=config.size("vae20_epochs" if latent == 20 else "vae2_epochs"), **_mnist())
+
+
+def digit_classifier() -> Recipe:
+    """The MLP digit classifier 784-256-64-10 (ReLU) that scores samples in notebook 09: cross-entropy
+    on one-hot labels, Adam 1e-3, batch 128."""
+    return Recipe("digit_classifier", (784, 256, 64, 10), init="default", model="classifier",
+                  loss="cross_entropy", lr=1e-3, batch_size=128, epochs=config.size("classifier_epochs"),
+                  **_mnist(n_test=0))

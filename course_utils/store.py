@@ -23,7 +23,8 @@ __all__ = ["trained", "is_cached", "trained_all", "training_data", "swiss_roll_a
            "latent_models", "linear_model", "tsne_of_codes", "pca_fit", "latent_curve", "dae_model", "dae_steps",
            "pca_denoiser",
            "denoisers", "compression_model", "compression_models", "compression_test_images",
-           "compression_curve", "curve_dae", "curve_daes", "swiss_roll_reconstructor"]
+           "compression_curve", "curve_dae", "curve_daes", "swiss_roll_reconstructor", "vae_model", "vae_models",
+           "digit_classifier"]
 
 
 def training_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
@@ -66,16 +67,18 @@ def trained(recipe: Recipe, progress: bool = False,
         raise ValueError(f"recipe {recipe.name!r} has contraction={recipe.contraction!r}: pass a penalty "
                          "function exactly when the contraction is above 0")
 
+    @torch.enable_grad()  # trains even when first asked for inside a caller's torch.no_grad()
     def train(model: torch.nn.Module) -> dict:
         x, xt, extra = training_data(recipe)
         if pretrain is not None:
             pretrain(model, recipe.pretrain_epochs)
             extra["pretrained_test_mse"] = training.mse(model, xt)
+        y = _one_hot_labels(recipe) if recipe.model == "classifier" else None
         if recipe.threads == 1:
             with one_thread():
-                history = recipe.fit(model, x, xt, progress=progress, penalty=penalty, on_epoch=on_epoch)
+                history = recipe.fit(model, x, xt, progress=progress, penalty=penalty, on_epoch=on_epoch, y_train=y)
         else:
-            history = recipe.fit(model, x, xt, progress=progress, penalty=penalty, on_epoch=on_epoch)
+            history = recipe.fit(model, x, xt, progress=progress, penalty=penalty, on_epoch=on_epoch, y_train=y)
         return {**history.as_dict(), **extra}
 
     model, info = checkpoints.load_or_train(recipe.name, recipe.build, train, recipe.key())
@@ -113,6 +116,12 @@ def trained_all(family: dict, what: str, progress: bool = True) -> dict:
     finally:
         if bar is not None:
             bar.close()
+
+
+def _one_hot_labels(recipe: Recipe) -> torch.Tensor:
+    """(N, classes) one-hot float labels of the training images of a classifier recipe (notebook 09)."""
+    y = data.labels("train", n=recipe.n_train, seed=recipe.data_seed)
+    return torch.nn.functional.one_hot(y, recipe.sizes[-1]).float()
 
 
 # --- notebook 02 ----------------------------------------------------------------------------------
@@ -333,3 +342,24 @@ def swiss_roll_reconstructor(kind: str = "denoising", penalty=None, progress: bo
     of ``kind`` on the standardised roll (``info["mean"]``/``info["std"]`` (3,)); the contractive one
     needs notebook 08's ``penalty(model, x_batch)``."""
     return trained(recipes.swiss_roll_reconstructor(kind), progress, penalty=penalty)
+
+
+# --- notebook 09 ----------------------------------------------------------------------------------
+
+def vae_model(latent: int = 20, beta: float = 1.0, progress: bool = False):
+    """``(model, info)``: the VAE of :func:`recipes.vae` (``info["train_loss"]``: negative ELBO per
+    epoch, nats per binarised training image)."""
+    return trained(recipes.vae(latent, beta), progress)
+
+
+def vae_models(progress: bool = False) -> dict:
+    """``{beta: VAE}``: the 2-D VAEs of every β of VAE_BETAS (the β slider), and the 20-D VAE is
+    trained too (under key ``"latent20"``)."""
+    out = {b: vae_model(2, b, progress)[0] for b in recipes.VAE_BETAS}
+    out["latent20"] = vae_model(20, 1.0, progress)[0]
+    return out
+
+
+def digit_classifier(progress: bool = False):
+    """``(model, info)``: the digit classifier of :func:`recipes.digit_classifier` (notebook 09)."""
+    return trained(recipes.digit_classifier(), progress)

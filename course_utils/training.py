@@ -21,7 +21,7 @@ from .data import check_images, check_seed, noise_function
 from .device import flush_denormals, pick_device, tune_threads
 from .memory import tune_heap
 
-__all__ = ["History", "fit", "reconstruct", "mse", "make_corruptor", "check_images", "choose_autocast"]
+__all__ = ["History", "fit", "code_l1_objective", "penalty_objective", "reconstruct", "mse", "make_corruptor", "check_images", "choose_autocast"]
 
 NoiseSpec = Union[None, float, tuple, dict, Callable[[torch.Tensor, torch.Generator], torch.Tensor]]
 
@@ -204,6 +204,56 @@ def _set_lr(opt: torch.optim.Optimizer, lr: float, progress: float) -> None:
         group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _loss_function(loss: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    losses = {"mse": nn.functional.mse_loss, "bce": nn.functional.binary_cross_entropy}
+    if not isinstance(loss, str) or loss not in losses:
+        raise ValueError(f"loss must be 'mse' or 'bce', got {loss!r}")
+    return losses[loss]
+
+
+def _weight(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{what} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def code_l1_objective(weight: float, loss: str = "mse") -> Objective:
+    """The sparse autoencoder's batch loss for ``fit(..., objective=…)`` (notebook 07):
+    ``loss(decode(z), target) + weight · mean |z|`` with ``z = encode(input)`` (B, code). The model
+    needs ``encode`` and ``decode``."""
+    weight, loss_fn = _weight(weight, "the L1 weight"), _loss_function(loss)
+
+    def objective(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if not (callable(getattr(model, "encode", None)) and callable(getattr(model, "decode", None))):
+            raise ValueError("an L1 penalty on the code needs a model with encode and decode")
+        z = model.encode(x)
+        return loss_fn(model.decode(z).float(), target) + weight * z.float().abs().mean()
+
+    return objective
+
+
+def penalty_objective(penalty: Callable[[nn.Module, torch.Tensor], torch.Tensor], weight: float,
+                      loss: str = "mse") -> Objective:
+    """``loss(model(input), target) + weight · penalty(model, input)`` for ``fit(..., objective=…)``:
+    a penalty (a scalar tensor) on the model at the (corrupted) input batch (B, D), such as notebook
+    08's contractive penalty on the Jacobian."""
+    if not callable(penalty):
+        raise ValueError(f"penalty must be a function (model, x_batch) -> scalar tensor, got {penalty!r}")
+    weight, loss_fn = _weight(weight, "the penalty's weight"), _loss_function(loss)
+
+    def objective(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        extra = penalty(model, x)
+        if not isinstance(extra, torch.Tensor) or extra.numel() != 1:
+            raise ValueError(f"penalty must return a scalar tensor, got {type(extra).__name__}"
+                             f"{tuple(extra.shape) if isinstance(extra, torch.Tensor) else ''}")
+        return loss_fn(model(x).float(), target) + weight * extra.float().reshape(())
+
+    return objective
+
+
 def fit(
     model: nn.Module,
     x_train: torch.Tensor,
@@ -223,8 +273,7 @@ def fit(
     y_train: torch.Tensor | None = None,
     lr_schedule: str = "constant",
     on_epoch: Callable[[int, nn.Module, "History"], None] | None = None,
-    penalty: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
-    code_l1: float = 0.0,
+    objective: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> History:
     """Train ``model`` to reconstruct ``x_train`` (N, D); return a :class:`History`.
 
@@ -258,11 +307,12 @@ def fit(
             reaches the end of its schedule when its time is up.
         on_epoch: called as ``on_epoch(epoch, model, history)`` after each epoch (``epoch`` from 1),
             e.g. to record measurements of a long run as it goes; training resumes after it returns.
-        penalty: ``penalty(model, x_in)`` (a scalar tensor) is added to every batch's loss, ``x_in``
-            being the (corrupted) input batch, e.g. notebook 08's contractive penalty.
-        code_l1: a number >= 0; when > 0 the model must have ``encode``/``decode`` and the loss
-            becomes ``loss(decode(z), target) + code_l1 · mean |z|`` with ``z = encode(input)``
-            (a sparse autoencoder, notebook 07); ``train_loss`` includes the penalty.
+        objective: the batch loss as ``objective(model, input_batch, target_batch)`` (a scalar tensor),
+            used instead of ``loss(model(input), target)`` for a model whose loss needs more than its
+            output: notebook 09's VAE (:func:`course_utils.vae.elbo_objective`), notebook 07's sparse
+            autoencoder (:func:`code_l1_objective`), notebook 08's contractive one
+            (:func:`penalty_objective`). ``model(x)`` must still map (B, D) to (B, D): it gives the
+            recorded test MSE.
 
     Raises:
         ValueError: a bad argument, or a training loss that is not finite: training stops at the
@@ -307,15 +357,10 @@ def fit(
         raise ValueError(f"unknown optimizer {optimizer!r}; expected 'adam' or 'sgd'")
     if not isinstance(lr_schedule, str) or lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"unknown lr_schedule {lr_schedule!r}; expected 'constant' or 'cosine'")
+    if objective is not None and not callable(objective):
+        raise ValueError(f"objective must be None or a function (model, x, target) -> loss, got {objective!r}")
     if on_epoch is not None and not callable(on_epoch):
         raise ValueError(f"on_epoch must be None or a function (epoch, model, history), got {on_epoch!r}")
-    if penalty is not None and not callable(penalty):
-        raise ValueError(f"penalty must be None or a function (model, x_batch) -> scalar tensor, got {penalty!r}")
-    if (isinstance(code_l1, bool) or not isinstance(code_l1, (int, float)) or not math.isfinite(code_l1)
-            or code_l1 < 0):
-        raise ValueError(f"code_l1 must be a finite number >= 0, got {code_l1!r}")
-    if code_l1 and not (callable(getattr(model, "encode", None)) and callable(getattr(model, "decode", None))):
-        raise ValueError("code_l1 > 0 needs a model with encode and decode (a penalty on its code)")
     corrupt = make_corruptor(noise)
     user_noise = callable(noise)
 
@@ -363,23 +408,19 @@ def fit(
                     tb = xb if (ts is xs and not user_noise) else ts.index_select(0, idx)
                     if corrupt is not None:
                         xb = corrupt(xb, gen)
-                    with _autocast(dev, amp_dtype):
-                        if code_l1:
-                            code = model.encode(xb)
-                            out = model.decode(code)
-                        else:
+                    if objective is not None:
+                        with _autocast(dev, amp_dtype):
+                            batch_loss = objective(model, xb, tb)
+                        if step == 0 and (not isinstance(batch_loss, torch.Tensor) or batch_loss.numel() != 1):
+                            raise ValueError("objective must return the batch loss as a scalar tensor, got "
+                                             f"{getattr(batch_loss, 'shape', type(batch_loss).__name__)}")
+                        batch_loss = batch_loss.float().reshape(())
+                    else:
+                        with _autocast(dev, amp_dtype):
                             out = model(xb)
-                    if step == 0:
-                        _check_output(out, tb, "first training batch")
-                    batch_loss = loss_fn(out.float(), tb)
-                    if penalty is not None:
-                        extra = penalty(model, xb)
-                        if not isinstance(extra, torch.Tensor) or extra.numel() != 1:
-                            raise ValueError(f"penalty must return a scalar tensor, got {type(extra).__name__}"
-                                             f"{tuple(extra.shape) if isinstance(extra, torch.Tensor) else ''}")
-                        batch_loss = batch_loss + extra.float().reshape(())
-                    if code_l1:
-                        batch_loss = batch_loss + code_l1 * code.float().abs().mean()
+                        if step == 0:
+                            _check_output(out, tb, "first training batch")
+                        batch_loss = loss_fn(out.float(), tb)
                     if on_cpu:  # one scalar read, no sync to wait for: check every step
                         value = batch_loss.item()
                         if not math.isfinite(value):

@@ -17,12 +17,13 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from . import compression, config, data, denoising_field, manifolds, plotting, probe, recipes, store, training
+from . import compression, config, data, denoising_field, manifolds, plotting, probe, recipes, store, training, vae
 from .pca import reconstruct as pca_reconstruct
 
 __all__ = ["show_interactive", "remember", "DIMENSIONS", "MAX_HISTOGRAM_VALUES", "NOISE_KIND_LABELS", "distance_histogram",
            "manifold_neighbours", "tsne_perplexity", "latent_size_view", "noise_view",
-           "compression_view", "probe_view", "field_view", "walk_view"]
+           "compression_view", "probe_view", "field_view", "walk_view",
+           "beta_view", "latent_walk_view", "BETA_VIEW_EVAL"]
 
 Numbers = dict[str, Any]
 
@@ -380,5 +381,91 @@ def walk_view(steps: int = 5, sigma: float = recipes.CURVE_SIGMA, n: int = 60, s
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4.5))
     plotting.draw_walk(ax, path, f"{steps} denoising steps of the DAE (σ = {sigma})")
     plotting.draw_distances(bx, dist, f"mean distance {dist[0]:.3f} → {dist[-1]:.3f}")
+    fig.tight_layout()
+    return fig, numbers
+
+
+# --- notebook 09: the variational autoencoder (β slider, latent walk) -----------------------------
+
+@remember
+def _vae(latent: int, beta: float):
+    return store.vae_model(latent, beta)[0]
+
+
+@remember
+def _vae_scorer():
+    """The digit classifier, the test digits and their classifier features (for sample quality)."""
+    clf = store.digit_classifier()[0]
+    x_test, y_test = data.mnist_test()
+    return {"classifier": clf, "x_test": x_test, "y_test": y_test,
+            "features": vae.classifier_features(clf, x_test)}
+
+
+#: Test digits behind the β slider's rate and distortion (a subset: the slider answers in a blink).
+BETA_VIEW_EVAL: int = 500
+
+
+@remember
+def _beta_numbers(beta: float) -> Numbers:
+    """Rate, distortion and sample quality of the 2-D VAE trained with ``beta``."""
+    model, s = _vae(2, beta), _vae_scorer()
+    xb = vae.binarize(s["x_test"][:BETA_VIEW_EVAL], seed=0)
+    ev = vae.evaluate(model, xb, k=1, seed=0)
+    samples = vae.sample(model, min(1000, len(s["x_test"])), seed=0)
+    conf = vae.digit_confidence(s["classifier"], samples)
+    return {"beta": float(beta), "rate": float(ev["kl"].mean()), "distortion": float(ev["reconstruction"].mean()),
+            "elbo": float(ev["elbo"].mean()), "confidence": conf["confidence"],
+            "confident_share": conf["confident_share"],
+            "frechet": vae.frechet_distance(vae.classifier_features(s["classifier"], samples), s["features"])}
+
+
+def beta_view(beta: float = 1.0, steps: int = 15) -> tuple[Figure, Numbers]:
+    """The β slider of notebook 09: the decoded grid of the 2-D VAE trained with KL weight ``beta``
+    (codes at the N(0, 1) quantiles, :func:`course_utils.vae.prior_grid`) beside the rate (KL) and
+    distortion (−log p(x|z)) in nats of every cached β. Returns ``(fig, numbers)`` with ``beta``,
+    ``rate``, ``distortion``, ``elbo`` (on BETA_VIEW_EVAL binarised test digits, one draw each),
+    ``confidence``, ``confident_share`` and ``frechet`` (1000 prior samples scored by the classifier)."""
+    _one_of(beta, recipes.VAE_BETAS, "beta")
+    steps = _int_in(steps, 2, 30, "steps", " (grid side)")
+    table = {b: _beta_numbers(b) for b in recipes.VAE_BETAS}
+    model = _vae(2, beta)
+    with torch.no_grad():
+        grid = model.decode(vae.prior_grid(steps))
+    numbers = dict(table[beta])
+    fig, (gx, ax) = plt.subplots(1, 2, figsize=(11, 4.8), gridspec_kw={"width_ratios": [1, 1.2]})
+    plotting.draw_manifold(gx, grid, steps, f"2-D VAE, β = {beta:g}: decoded prior quantiles")
+    plotting.draw_rate_distortion_beta(ax, list(table), [t["rate"] for t in table.values()],
+                                       [t["distortion"] for t in table.values()], beta)
+    ax.set_title(f"β = {beta:g}: rate {numbers['rate']:.1f} + distortion {numbers['distortion']:.1f} nats; "
+                 f"samples: confidence {numbers['confidence']:.2f}, Fréchet {numbers['frechet']:.1f}", fontsize=9)
+    fig.tight_layout()
+    return fig, numbers
+
+
+@remember
+def _walk_codes():
+    s, model = _vae_scorer(), _vae(2, 1.0)
+    with torch.no_grad():
+        mu, _ = model.encode(s["x_test"][:2000])
+    return mu, s["y_test"][:2000]
+
+
+def latent_walk_view(z1: float = 0.0, z2: float = 0.0) -> tuple[Figure, Numbers]:
+    """The two sliders of notebook 09: decode the point (z1, z2) of the 2-D VAE (β = 1) — only the
+    decoder runs — beside the test digits' codes with the point marked. Returns ``(fig, numbers)``
+    with ``z`` and the classifier's ``digit`` and ``probability`` for the decoded image."""
+    for name, v in (("z1", z1), ("z2", z2)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not -10 <= v <= 10:
+            raise ValueError(f"{name} must be a number in [-10, 10], got {v!r}")
+    z, model = torch.tensor([[float(z1), float(z2)]]), _vae(2, 1.0)
+    with torch.no_grad():
+        image = model.decode(z)
+    conf = vae.digit_confidence(_vae_scorer()["classifier"], image)
+    numbers = {"z": (float(z1), float(z2)), "digit": int(conf["labels"][0]), "probability": float(conf["max_prob"][0])}
+    codes, labels = _walk_codes()
+    fig, (cx, ix) = plt.subplots(1, 2, figsize=(9, 4.2), gridspec_kw={"width_ratios": [1.5, 1]})
+    plotting.draw_latent_point(cx, ix, codes, labels, z[0], image[0],
+                               f"decoded (z₁, z₂) = ({z1:.2f}, {z2:.2f}): classifier says {numbers['digit']} "
+                               f"({numbers['probability']:.0%})")
     fig.tight_layout()
     return fig, numbers

@@ -194,21 +194,34 @@ def test_recipe_fields_added_later_keep_the_old_cache_keys():
         recipes.quantized(4).replace(tied=True)
 
 
-def test_fit_code_l1_shrinks_the_code(images):
+def test_code_l1_objective_shrinks_the_code(images):
     sizes = []
     for l1 in (0.0, 0.2):
         torch.manual_seed(0)
         m = Autoencoder((784, 32, 8), code_activation="relu", init="kaiming")
-        training.fit(m, images, epochs=3, batch_size=50, lr=3e-3, progress=False, device="cpu", code_l1=l1)
+        training.fit(m, images, epochs=3, batch_size=50, lr=3e-3, progress=False, device="cpu",
+                     objective=training.code_l1_objective(l1))
         with torch.no_grad():
             sizes.append(float(m.encode(images).abs().mean()))
     assert sizes[1] < 0.5 * sizes[0]
-    for bad in (-0.1, float("inf"), "1"):
-        with pytest.raises(ValueError, match="code_l1"):
-            training.fit(Autoencoder((784, 4)), images, epochs=1, batch_size=50, lr=1e-3, progress=False, code_l1=bad)
+    for bad in (-0.1, float("inf"), "1", True):
+        with pytest.raises(ValueError, match="L1 weight"):
+            training.code_l1_objective(bad)
     with pytest.raises(ValueError, match="encode and decode"):
         training.fit(nn.Sequential(nn.Linear(784, 784)), images, epochs=1, batch_size=50, lr=1e-3, progress=False,
-                     code_l1=0.1)
+                     objective=training.code_l1_objective(0.1))
+
+
+def test_penalty_objective_adds_the_weighted_penalty(images):
+    m = Autoencoder((784, 8), init="kaiming")
+    x = images[:10]
+    plain = training.penalty_objective(lambda model, xb: torch.zeros(()), 3.0)(m, x, x)
+    heavy = training.penalty_objective(lambda model, xb: torch.ones(()), 3.0)(m, x, x)
+    assert torch.isclose(heavy - plain, torch.tensor(3.0))
+    with pytest.raises(ValueError, match="scalar tensor"):
+        training.penalty_objective(lambda model, xb: torch.ones(3), 1.0)(m, x, x)
+    with pytest.raises(ValueError, match="penalty must be a function"):
+        training.penalty_objective(3, 1.0)
 
 
 def test_read_recorded_checks_the_file(tmp_path):

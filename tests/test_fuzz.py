@@ -77,6 +77,8 @@ EXCLUDED: dict[str, str] = {
     "widgets.probe_view": _NEEDS_TRAINED,
     "widgets.field_view": _NEEDS_TRAINED,
     "widgets.walk_view": _NEEDS_TRAINED,
+    "widgets.beta_view": _NEEDS_TRAINED,
+    "widgets.latent_walk_view": _NEEDS_TRAINED,
     "results.load_or_compute": "computes and caches a result (covered by tests/test_cache_faults.py)",
     "plotting.field_scale": "its fields are *args, which the table's keywords cannot pass (fuzzed through "
                             "plotting.draw_field, which calls it with points and vectors)",
@@ -91,6 +93,18 @@ EXCLUDED: dict[str, str] = {
 def _images(n: int = 6, seed: int = 0) -> torch.Tensor:
     """(n, 784) float32 images in [0, 1]."""
     return torch.rand(n, 784, generator=torch.Generator().manual_seed(seed))
+
+
+def _small_vae():
+    from course_utils import vae
+    torch.manual_seed(0)
+    return vae.VAE((784, 8, 2)).eval()
+
+
+def _small_classifier():
+    from course_utils import vae
+    torch.manual_seed(0)
+    return vae.DigitClassifier((784, 8, 4, 10)).eval()
 
 
 def _small_ae() -> models.Autoencoder:
@@ -111,8 +125,7 @@ def _fit_args() -> dict:
     return dict(model=_small_ae(), x_train=_images(20), epochs=1, batch_size=10, lr=1e-3, noise=0.3,
                 x_test=_images(5, 1), device="cpu", seed=0, progress=False, time_budget=0.5, loss="mse",
                 optimizer="adam", amp=True, y_train=_images(20, 2), lr_schedule="cosine",
-                on_epoch=lambda epoch, model, history: None, code_l1=0.0,
-                penalty=lambda model, x: (x ** 2).mean() * 0)
+                on_epoch=lambda epoch, model, history: None, objective=None)
 
 
 #: name -> function returning fresh valid keyword arguments (every parameter listed is fuzzed).
@@ -125,6 +138,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "training.check_images": lambda: dict(x=_images(), name="x", dim=784, ndim=2, pixels=True),
     # data
     "data.load_mnist": lambda: dict(split="test", n=20, root=str(data.config.data_dir()), seed=0),
+    "data.labels": lambda: dict(split="test", n=20, root=str(data.config.data_dir()), seed=0),
     "data.shared_images": lambda: dict(split="test", n=20, root=str(data.config.data_dir()), seed=0, chunk=7),
     "data.add_noise": lambda: dict(x=_images(), kind="gaussian", level=0.3, clip=False,
                                    generator=torch.Generator().manual_seed(0)),
@@ -275,7 +289,8 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
                                    data="mnist", n_train=10, n_test=5, data_seed=0, noise_kind="gaussian",
                                    noise_level=0.3, loss="mse", optimizer="adam", lr=1e-3, lr_schedule="constant",
                                    batch_size=5, epochs=1, seed=0, device="cpu", threads=1, pretrain="none",
-                                   pretrain_epochs=0, contraction=0.0, tied=False, code_l1=0.0),
+                                   pretrain_epochs=0, contraction=0.0, tied=False, code_l1=0.0, model="autoencoder",
+                                   beta=1.0),
     "recipes.Recipe.key": dict,
     "recipes.Recipe.replace": lambda: dict(lr=1e-2),
     "recipes.Recipe.build": dict,
@@ -292,8 +307,45 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "recipes.modern_stack": dict,
     "recipes.dae": lambda: dict(step="seminar", kind="gaussian", level=0.3),
     "recipes.quantized": lambda: dict(bits=4),
+    "training.code_l1_objective": lambda: dict(weight=0.1, loss="mse"),
+    "training.penalty_objective": lambda: dict(penalty=lambda model, x: (x ** 2).mean(), weight=0.5, loss="mse"),
     "recipes.curve_dae": lambda: dict(sigma=0.2),
     "recipes.swiss_roll_reconstructor": lambda: dict(kind="contractive"),
+    "recipes.vae": lambda: dict(latent=2, beta=4.0),
+    "recipes.digit_classifier": dict,
+    # vae (notebook 09)
+    "vae.VAE": lambda: dict(sizes=(784, 8, 2)),
+    "vae.VAE.encode": lambda: dict(x=_images()),
+    "vae.VAE.decode": lambda: dict(z=torch.rand(6, 2)),
+    "vae.VAE.decode_logits": lambda: dict(z=torch.rand(6, 2)),
+    "vae.VAE.forward": lambda: dict(x=_images()),
+    "vae.reparameterize": lambda: dict(mu=torch.rand(4, 2), logvar=torch.rand(4, 2), eps=torch.rand(4, 2)),
+    "vae.gaussian_kl": lambda: dict(mu=torch.rand(4, 2), logvar=torch.rand(4, 2)),
+    "vae.bernoulli_nll": lambda: dict(logits=torch.randn(4, 784), x=_images(4)),
+    "vae.negative_elbo": lambda: dict(model=_small_vae(), x=_images(), beta=1.0),
+    "vae.elbo_objective": lambda: dict(beta=0.5),
+    "vae.binarize": lambda: dict(x=_images(), seed=0),
+    "vae.sample": lambda: dict(model=_small_vae(), n=3, seed=0),
+    "vae.prior_grid": lambda: dict(steps=4, edge=0.05),
+    "vae.log_weights": lambda: dict(model=_small_vae(), x=_images(), k=3, seed=0, batch_size=4),
+    "vae.evaluate": lambda: dict(model=_small_vae(), x=_images(), k=3, seed=0, batch_size=4),
+    "vae.DigitClassifier": lambda: dict(sizes=(784, 8, 4, 10)),
+    "vae.DigitClassifier.features": lambda: dict(x=_images()),
+    "vae.DigitClassifier.forward": lambda: dict(x=_images()),
+    "vae.soft_cross_entropy": lambda: dict(logits=torch.randn(4, 10), target=torch.eye(10)[:4]),
+    "vae.digit_confidence": lambda: dict(classifier=_small_classifier(), x=_images()),
+    "vae.classifier_features": lambda: dict(classifier=_small_classifier(), x=_images()),
+    "vae.frechet_distance": lambda: dict(features_a=np.random.default_rng(0).normal(size=(20, 3)),
+                                         features_b=np.random.default_rng(1).normal(size=(20, 3))),
+    # plotting (notebook 09)
+    "plotting.tile_grid": lambda: dict(images=_images(4), steps=2, gap=1),
+    "plotting.draw_manifold": lambda: dict(ax=plt.figure().add_subplot(), images=_images(4), steps=2, title="t",
+                                           extent=(-1, 1, -1, 1), xlabel="a", ylabel="b"),
+    "plotting.draw_rate_distortion_beta": lambda: dict(ax=plt.figure().add_subplot(), betas=[0.5, 1.0],
+                                                       rates=[3.0, 2.0], distortions=[150.0, 160.0], beta=1.0),
+    "plotting.draw_latent_point": lambda: dict(ax_codes=plt.figure().add_subplot(), ax_image=plt.figure().add_subplot(),
+                                               codes=torch.rand(10, 2), labels=torch.arange(10), point=torch.zeros(2),
+                                               image=_images(1)[0], title="t"),
 }
 
 #: Methods fuzzed on an instance: "module.Class.method" -> builds the instance.
@@ -305,6 +357,8 @@ INSTANCES: dict[str, Callable[[], Any]] = {
     "pca.PCADenoiser": lambda: pca.PCADenoiser(**VALID["pca.PCADenoiser"]()),
     "compression.QuantizedAutoencoder": lambda: compression.QuantizedAutoencoder(3, 4, hidden=(8,)).eval(),
     "recipes.Recipe": lambda: recipes.Recipe(**VALID["recipes.Recipe"]()),
+    "vae.VAE": lambda: _small_vae(),
+    "vae.DigitClassifier": lambda: _small_classifier(),
 }
 
 #: Parameters holding images with pixel values in [0, 1] (0..255 or integer images must be refused).
@@ -326,6 +380,16 @@ PIXELS: dict[str, tuple[str, ...]] = {
     "pca.fit_denoiser": ("x_fit", "x_val"),
     "compression.pca_rate_distortion": ("x_train", "x_test"),
     "compression.jpeg_rate_distortion": ("x",),
+    "vae.VAE.encode": ("x",),
+    "vae.VAE.forward": ("x",),
+    "vae.binarize": ("x",),
+    "vae.log_weights": ("x",),
+    "vae.evaluate": ("x",),
+    "vae.negative_elbo": ("x",),
+    "vae.DigitClassifier.features": ("x",),
+    "vae.DigitClassifier.forward": ("x",),
+    "vae.digit_confidence": ("x",),
+    "vae.classifier_features": ("x",),
 }
 
 #: Open findings in modules owned by other developers (reported on issue 21): fuzzed and printed,
@@ -343,6 +407,7 @@ NON_FINITE_BY_DESIGN: dict[str, str] = {
 SKIPPED: dict[tuple[str, str, str], str] = {
     ("data.load_mnist", "root", "string"): "a string is a valid folder name: MNIST would be downloaded",
     ("data.shared_images", "root", "string"): "a string is a valid folder name: MNIST would be downloaded",
+    ("data.labels", "root", "string"): "a string is a valid folder name: MNIST would be downloaded",
 }
 
 

@@ -18,7 +18,7 @@ OTHER = {
     "n_train": 300, "n_test": 50, "data_seed": 1, "noise_kind": "masking", "noise_level": 0.5,
     "loss": "bce", "optimizer": "sgd", "lr": 0.01, "lr_schedule": "cosine", "batch_size": 32,
     "epochs": 2, "seed": 1, "device": "cpu", "threads": 1, "pretrain": "greedy", "pretrain_epochs": 1,
-    "contraction": 0.5, "tied": True, "code_l1": 0.1,
+    "contraction": 0.5, "tied": True, "code_l1": 0.1, "model": "vae", "beta": 2.0,
 }
 
 
@@ -32,7 +32,8 @@ def every_course_recipe() -> list[Recipe]:
             recipes.modern_stack(), *(recipes.dae(s) for s in recipes.DAE_STEPS),
             recipes.dae(recipes.DAE_FIXED, "masking", recipes.DAE_MASKING),
             *map(recipes.quantized, recipes.COMPRESSION_BITS),
-            *map(recipes.swiss_roll_reconstructor, recipes.SWISS_KINDS)]
+            *map(recipes.swiss_roll_reconstructor, recipes.SWISS_KINDS),
+            *(recipes.vae(2, b) for b in recipes.VAE_BETAS), recipes.vae(20), recipes.digit_classifier()]
 
 
 def test_every_field_is_in_the_key_and_changes_it():
@@ -41,13 +42,18 @@ def test_every_field_is_in_the_key_and_changes_it():
     assert sorted(OTHER) == sorted(fields), "OTHER must give a value for every field of Recipe"
     later = Recipe._LATER_FIELDS        # left out of the key at their default (older caches keep their keys)
     assert sorted(base.key()) == sorted(f for f in fields if f not in later)
-    assert sorted(base.replace(**{f: OTHER[f] for f in later}).key()) == sorted(fields)
+    for f in later:                     # once set, a later field is in the key
+        extra = dict(loss="elbo", init="default", sizes=(784, 8, 4)) if f == "model" else {}
+        assert f in base.replace(**{f: OTHER[f]}, **extra).key()
     key = checkpoints.cache_key("r", base.key())
     for field in fields:
         changes = {field: OTHER[field]}
         if field == "quantize_bits":
             changes["code_activation"] = "sigmoid"
             assert checkpoints.cache_key("r", base.replace(code_activation="sigmoid").key()) != key
+        if field == "model":   # a VAE has its own loss, PyTorch's init and a hidden layer
+            changes.update(loss="elbo", init="default", sizes=(784, 8, 4))
+            assert checkpoints.cache_key("r", base.replace(init="default", sizes=(784, 8, 4)).key()) != key
         changed = dataclasses.replace(base, **changes)
         assert checkpoints.cache_key("r", changed.key()) != key, f"changing {field} kept the cache key"
 
@@ -107,6 +113,8 @@ def test_build_is_seeded_and_recipes_match_the_models_they_describe():
     (dict(pretrain="layerwise"), "pretrain must be"),
     (dict(contraction=-0.1), "contraction must be"), (dict(contraction=float("nan")), "contraction must be"),
     (dict(contraction=True), "contraction must be"),
+    (dict(model="gan"), "model must be"), (dict(model="vae"), "loss"), (dict(beta=-1.0), "beta"),
+    (dict(loss="elbo"), "loss"),
 ])
 def test_bad_recipes_are_refused(changes, match):
     with pytest.raises(ValueError, match=match):

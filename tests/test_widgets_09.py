@@ -1,0 +1,75 @@
+"""Notebook 09's widget callbacks (β slider, latent walk) on real, small VAEs trained into a throwaway
+cache (seconds): figures and numbers, the cache reused, and bad slider values refused."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from course_utils import config, recipes, store, vae, widgets  # noqa: E402
+
+
+@pytest.fixture
+def small_vaes(tmp_cache, monkeypatch):
+    """Tiny sizes and an empty cache: three 2-D VAEs and the classifier train in seconds."""
+    sizes = dict(config.SIZES)
+    sizes.update({"mnist_train": (1000, 1000), "mnist_test": (300, 300), "vae2_epochs": (2, 2),
+                  "vae20_epochs": (1, 1), "classifier_epochs": (2, 2)})
+    monkeypatch.setattr(config, "SIZES", sizes)
+    return tmp_cache
+
+
+def test_beta_view_draws_the_grid_and_the_rate_distortion_table(small_vaes):
+    fig, nums = widgets.beta_view(1.0, steps=6)
+    try:
+        assert fig.axes and "β = 1" in fig.axes[0].get_title()
+        assert any("rate" in ax.get_ylabel() for ax in fig.axes)
+    finally:
+        plt.close(fig)
+    assert set(nums) >= {"beta", "rate", "distortion", "elbo", "confidence", "confident_share", "frechet"}
+    assert nums["rate"] > 0 and nums["distortion"] > 0
+    assert nums["elbo"] == pytest.approx(-(nums["rate"] + nums["distortion"]), rel=1e-6)   # ELBO = −(rate + distortion)
+    assert 0 < nums["confidence"] <= 1 and nums["frechet"] > 0
+    # the same numbers the store's model gives (the widget serves the cached VAE of that β)
+    model, _ = store.vae_model(2, 1.0)
+    xb = vae.binarize(widgets._vae_scorer()["x_test"][:widgets.BETA_VIEW_EVAL], seed=0)
+    assert nums["rate"] == pytest.approx(float(vae.evaluate(model, xb, k=1)["kl"].mean()), rel=1e-5)
+    rates = [widgets.beta_view(b, steps=4)[1]["rate"] for b in recipes.VAE_BETAS]
+    plt.close("all")
+    assert rates[0] > rates[-1]                  # β = 4 lets fewer nats through the code than β = 0.25
+    files = sorted(p.name for p in small_vaes.iterdir())
+    assert sum(n.startswith("vae2_") for n in files) == len(recipes.VAE_BETAS)   # cached, one file per β
+
+
+def test_latent_walk_decodes_the_point_with_the_decoder(small_vaes):
+    fig, nums = widgets.latent_walk_view(0.5, -1.0)
+    plt.close(fig)
+    assert nums["z"] == (0.5, -1.0) and 0 <= nums["digit"] <= 9 and 0 < nums["probability"] <= 1
+    model, _ = store.vae_model(2, 1.0)
+    clf, _ = store.digit_classifier()
+    with torch.no_grad():
+        image = model.decode(torch.tensor([[0.5, -1.0]]))
+    assert nums["digit"] == int(vae.digit_confidence(clf, image)["labels"][0])
+    far = widgets.latent_walk_view(-2.5, 2.5)[1]
+    plt.close("all")
+    assert far["z"] == (-2.5, 2.5)
+
+
+@pytest.mark.parametrize("call", [lambda: widgets.beta_view(2.0), lambda: widgets.beta_view(True),
+                                  lambda: widgets.beta_view(1.0, steps=1),
+                                  lambda: widgets.latent_walk_view(11.0, 0.0),
+                                  lambda: widgets.latent_walk_view(0.0, float("nan")),
+                                  lambda: widgets.latent_walk_view("0", 0.0)])
+def test_bad_slider_values_are_refused(call):
+    with pytest.raises(ValueError, match="beta|steps|z1|z2"):
+        call()
+
+
+def test_prepare_lists_the_notebook_09_jobs():
+    from course_utils import prepare
+    assert {"digit_classifier", "vae_models"} <= set(prepare.JOBS)
+    assert np.all([callable(f) for f in prepare.JOBS.values()])
