@@ -56,6 +56,10 @@ SIZES: dict[str, tuple[int, int]] = {
     "detector_eval": (1_000, 300),       # test digits and off-manifold images per kind (detector)
     "heldout_train": (20_000, 3_000),    # training images (all classes) behind the held-out-class models
     "heldout_epochs": (5, 3),            # epochs of the autoencoder trained without one class
+    # notebook 10
+    "conv_train": (12_000, 2_000),       # training images of every convolutional autoencoder
+    "conv_epochs": (3, 2),               # epochs of each convolutional autoencoder
+    "conv_race_s": (20, 3),              # seconds of training each model gets in the equal-time race
 }
 
 
