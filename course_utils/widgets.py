@@ -413,13 +413,14 @@ def conv_size_view(code_size: int = 16, n: int = 8) -> tuple[Figure, Numbers]:
                "conv_mse": float(curve["conv_test_mse"][i]),
                "fc_parameters": sum(p.numel() for p in fc.parameters()),
                "conv_parameters": sum(p.numel() for p in conv.parameters())}
-    fig, (rx, ax) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [n, 6], "wspace": 0.08})
+    fig, (rx, ax) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [n, 6], "wspace": 0.08})
+    fig.subplots_adjust(bottom=0.16)
     plotting.draw_rows(rx, {"original": x, f"fully connected ({code_size})": training.reconstruct(fc, x),
                             f"convolutional ({code_size})": training.reconstruct(conv, x)}, n=n, fontsize=9)
     plotting.draw_error_curve(ax, curve["sizes"], {"fully connected (04)": (curve["fc_test_mse"], "o-"),
                                                    "convolutional": (curve["conv_test_mse"], "s--")},
                               mark=(code_size, numbers["conv_mse"]))
-    ax.set_title(f"code size {code_size}: FC {numbers['fc_mse']:.4f} ({numbers['fc_parameters']:,} weights) · "
+    ax.set_title(f"code size {code_size}: FC {numbers['fc_mse']:.4f} ({numbers['fc_parameters']:,} parameters) · "
                  f"conv {numbers['conv_mse']:.4f} ({numbers['conv_parameters']:,})", fontsize=9)
     return fig, numbers
 
@@ -439,6 +440,12 @@ def shift_errors(index: int = 0, dy: int = 0) -> dict:
     ``{"shifts", "fc", "conv"}`` (arrays)."""
     index = _int_in(index, 0, config.size("mnist_test") - 1, "index", " (a test digit)")
     dy = _int_in(dy, min(SHIFTS), max(SHIFTS), "dy")
+    return {k: v.copy() for k, v in _shift_sweep(index, dy).items()}
+
+
+@remember
+def _shift_sweep(index: int, dy: int) -> dict:
+    """:func:`shift_errors`, kept while the horizontal slider is dragged (it does not depend on dx)."""
     fc, conv = _conv_pair(32)
     xs = torch.cat([data.shift_images(_shift_digit(index), dx, dy) for dx in SHIFTS])
     with torch.no_grad():
