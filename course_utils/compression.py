@@ -32,7 +32,8 @@ from .data import check_images, check_ints
 from .pca import principal_axes
 
 __all__ = [
-    "MAX_BITS", "MAX_LEVELS", "quantize", "to_symbols", "from_symbols", "QuantizedAutoencoder", "entropy_bits",
+    "MAX_BITS", "MAX_LEVELS", "quantize", "to_symbols", "from_symbols", "QuantizedAutoencoder",
+    "QuantizedConvAutoencoder", "entropy_bits",
     "code_length_bits", "lzma_bits", "zlib_bits", "psnr", "pca_rate_distortion",
     "jpeg_rate_distortion", "jpeg_header_bytes", "pareto_front", "mse_at_rate",
 ]
@@ -337,3 +338,19 @@ def mse_at_rate(rate, mse, at: float) -> float:
     r, m = pareto_front(rate, mse)
     ok = r <= at
     return float(m[ok].min()) if ok.any() else float("inf")
+
+
+class QuantizedConvAutoencoder(QuantizedAutoencoder):
+    """Notebook 10: :class:`QuantizedAutoencoder` around a :class:`course_utils.models.ConvAutoencoder`
+    (sigmoid code of ``latent_dim`` values rounded to ``bits`` bits; images (N, 784) in and out), so
+    ``symbols`` / ``decode_symbols`` and the bit accounting of notebook 07 apply unchanged."""
+
+    def __init__(self, latent_dim: int, bits: int, channels: Sequence[int] = (16, 32), *,
+                 upsample: str = "resize", hidden_activation: str | None = "relu",
+                 output_activation: str | None = "sigmoid", init: str = "default") -> None:
+        nn.Module.__init__(self)
+        self.bits = _check_bits(bits)
+        self.ae = models.ConvAutoencoder(latent_dim, channels, upsample=upsample,
+                                         hidden_activation=hidden_activation, code_activation="sigmoid",
+                                         output_activation=output_activation, init=init)
+        self.latent_dim = self.ae.latent_dim

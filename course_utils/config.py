@@ -64,6 +64,10 @@ SIZES: dict[str, tuple[int, int]] = {
     "vae_eval": (2_000, 500),            # test digits the ELBO and log p(x) are estimated on
     "iwae_samples": (100, 50),           # importance samples per test digit for log p(x)
     "vae_samples": (2_000, 1_000),       # generated images scored by the classifier and Fréchet distance
+    # notebook 10
+    "conv_train": (12_000, 2_000),       # training images of every convolutional autoencoder
+    "conv_epochs": (3, 2),               # epochs of each convolutional autoencoder
+    "conv_race_s": (20, 3),              # seconds of training each model gets in the equal-time race
 }
 
 

@@ -23,7 +23,8 @@ from .memory import tune_heap
 
 __all__ = ["MNIST_FILES", "MNISTError", "load_mnist", "shared_images", "labels", "add_noise", "NOISE_KINDS",
            "ensure_mnist", "check_images", "check_seed", "check_ints", "noise_function",
-           "mnist_test", "mnist_split", "split_images", "noise_spec", "noisy_test", "EVAL_NOISE_SEED"]
+           "mnist_test", "mnist_split", "split_images", "noise_spec", "noisy_test", "EVAL_NOISE_SEED",
+           "shift_images"]
 
 #: The four uncompressed MNIST files: name -> (bytes, md5). Published checksums.
 MNIST_FILES: dict[str, tuple[int, str]] = {
@@ -443,3 +444,17 @@ def labels(split: str = "train", n: int | None = None, root: str | Path | None =
     images (notebook 09's digit classifier trains on one-hot labels of the shared training images)."""
     _, _, raw_labels, idx = _locate(split, n, root, seed)
     return torch.from_numpy((raw_labels if idx is None else raw_labels[idx]).astype(np.int64))
+
+
+def shift_images(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """Images (N, 784) moved by whole pixels, ``dx`` to the right and ``dy`` down (negative: left / up),
+    the pixels moved in set to 0 (the background); (N, 784), a new tensor. Notebook 10's shifted digits."""
+    check_images(x, "x", 784, pixels=True)
+    for name, v in (("dx", dx), ("dy", dy)):
+        if isinstance(v, bool) or not isinstance(v, int) or not -27 <= v <= 27:
+            raise ValueError(f"{name} must be a whole number of pixels from -27 to 27, got {v!r}")
+    img = x.reshape(-1, 28, 28)
+    out = torch.zeros_like(img)
+    h, w = slice(max(dy, 0), 28 + min(dy, 0)), slice(max(dx, 0), 28 + min(dx, 0))
+    out[:, h, w] = img[:, max(-dy, 0):28 - max(dy, 0), max(-dx, 0):28 - max(dx, 0)]
+    return out.reshape(-1, 784)

@@ -937,3 +937,58 @@ def check_gaussian_kl(fn: Callable | None) -> bool:
                                      "sum over the latent dimensions only (dim=1), not over the batch.")
     return _check_with_mistakes(name, fn, cases, _kl_reference, 1e-4,
                                 "Hint: σ² = exp(logvar); KL = ½ Σ_j (μ_j² + σ_j² − 1 − log σ_j²) per row.")
+
+
+# --- notebook 10: convolutional autoencoders -------------------------------------------------------
+
+def _transposed_size_reference(n, k, s, p, op):
+    want = (n - 1) * s - 2 * p + k + op
+    return np.asarray(float(want)), {
+        "that is the output size of an ordinary convolution, ⌊(n + 2p − k) / s⌋ + 1; a transposed "
+        "convolution runs it backwards": np.asarray(float((n + 2 * p - k) // s + 1)),
+        "off by one stride: the first input pixel does not move, so the input spans (n − 1)·s, not n·s":
+            np.asarray(float(n * s - 2 * p + k + op)),
+        "output_padding is missing: it adds that many rows at the far end": np.asarray(float((n - 1) * s - 2 * p + k)),
+        "the padding is added; in a transposed convolution it is cut off the output (−2p)":
+            np.asarray(float((n - 1) * s + 2 * p + k + op)),
+        "the padding is cut off one side only; it is cut off both (−2p)": np.asarray(float((n - 1) * s - p + k + op)),
+        "off by one: try n = 1 (one input pixel stamps one kernel: k − 2p + output_padding)":
+            np.asarray(float(want + 1)),
+        "off by one (too small): try n = 1 (one input pixel stamps one kernel: k − 2p + output_padding)":
+            np.asarray(float(want - 1)),
+    }, 0.0
+
+
+def check_transposed_output_size(fn: Callable | None) -> bool:
+    """Notebook 10: ``fn(n, k, s, p, output_padding)`` returns the output side of a transposed
+    convolution (``torch.nn.ConvTranspose2d``, dilation 1) with kernel ``k``, stride ``s`` and padding
+    ``p`` on an input of side ``n``. Tells the ordinary-convolution formula and the usual
+    off-by-one slips apart from the right answer; never shows the expected size."""
+    cases = [(6, 2, 2, 0, 0), (1, 3, 2, 0, 0), (4, 3, 3, 0, 2), (7, 3, 2, 1, 1), (14, 3, 2, 1, 1), (5, 4, 2, 1, 0),
+             (3, 5, 1, 2, 0)]
+    return _check_with_mistakes("output size of a transposed convolution", fn, cases, _transposed_size_reference,
+                                0.0, "Hint: each input pixel stamps a k×k kernel, s pixels apart; then the "
+                                     "padding is cut off both sides and output_padding added at the end.")
+
+
+def _conv_params_reference(c_in, c_out, k, bias):
+    w = c_out * c_in * k * k
+    b = c_out if bias else 0
+    return np.asarray(float(w + b)), {
+        "the bias is missing: each output channel has one bias": np.asarray(float(w)),
+        "bias=False: then there is no bias at all": np.asarray(float(w + c_out)),
+        "one bias per *input* channel; it is one per output channel": np.asarray(float(w + (c_in if bias else 0))),
+        "in_channels is forgotten: each filter has a k×k kernel for EVERY input channel": np.asarray(float(c_out * k * k + b)),
+        "the kernel has k × k weights per channel pair, not k": np.asarray(float(c_out * c_in * k + b)),
+        "one bias per weight; it is one per output channel": np.asarray(float(2 * w if bias else w)),
+    }, 0.0
+
+
+def check_conv_params(fn: Callable | None) -> bool:
+    """Notebook 10: ``fn(in_channels, out_channels, k, bias)`` returns the trainable parameters of
+    ``torch.nn.Conv2d(in_channels, out_channels, k, bias=bias)`` (weights and, if ``bias``, biases).
+    Rejects the missing bias, the forgotten in_channels and the other usual slips, by name."""
+    cases = [(1, 16, 3, True), (16, 32, 3, True), (32, 16, 3, False), (3, 8, 5, True), (4, 4, 1, True)]
+    return _check_with_mistakes("parameters of a convolution layer", fn, cases, _conv_params_reference, 0.0,
+                                "Hint: one k×k kernel per (input channel, output channel) pair, plus one bias "
+                                "per output channel when bias=True.")

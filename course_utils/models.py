@@ -1,7 +1,9 @@
 """Fully connected autoencoders, from the seminar's exact network to modern variants.
 
 Imports nothing of ours. Every model maps images of shape (N, 784) to codes (N, latent) with
-``encode`` and back with ``decode``; ``forward`` does both.
+``encode`` and back with ``decode``; ``forward`` does both. :class:`ConvAutoencoder` (notebook 10)
+too: it reshapes to (N, 1, 28, 28) inside, at its edges, so training, the data and the cache see
+the same (N, 784) rows as for every other model.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from torch import nn
 
 __all__ = [
     "ACTIVATIONS", "INITS", "Autoencoder", "TiedAutoencoder", "seminar_dae", "autoencoder", "linear_autoencoder",
-    "count_parameters", "MAX_WIDTH", "MAX_WEIGHTS",
+    "count_parameters", "MAX_WIDTH", "MAX_WEIGHTS", "UPSAMPLINGS", "ConvAutoencoder",
 ]
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "elu", "gelu", "identity")
@@ -270,3 +272,108 @@ def linear_autoencoder(latent_dim: int, input_dim: int = 784) -> Autoencoder:
     _check_latent(latent_dim)
     return Autoencoder((input_dim, latent_dim), hidden_activation=None, code_activation=None,
                        output_activation=None, init="default")
+
+
+# --- notebook 10: the convolutional autoencoder -----------------------------------------------------
+
+#: How a :class:`ConvAutoencoder`'s decoder doubles the resolution: ``"resize"`` = nearest-neighbour
+#: upsampling then a 3×3 convolution (resize-convolution, Odena et al. 2016); ``"transposed"`` = a
+#: 3×3 transposed convolution with stride 2 (uneven overlap: checkerboard artefacts).
+UPSAMPLINGS = ("resize", "transposed")
+
+
+class ConvAutoencoder(nn.Module):
+    """A convolutional autoencoder for 28×28 images given as rows (N, 784) (notebook 10).
+
+    Encoder: (N, 784) → (N, 1, 28, 28) → 3×3 conv, stride 2 → ``channels[0]`` × 14 × 14 → 3×3 conv,
+    stride 2 → ``channels[1]`` × 7 × 7 → flatten → linear → code (N, ``latent_dim``). Decoder:
+    linear → ``channels[1]`` × 7 × 7 → ×2 → ``channels[0]`` × 14 × 14 → ×2 → 1 × 28 × 28 → (N, 784),
+    each ×2 being ``upsample`` (see UPSAMPLINGS). ``hidden_activation`` follows every layer but the
+    code (``code_activation``) and the output (``output_activation``). ``init``: ``"default"``
+    (PyTorch's) or ``"kaiming"`` (Kaiming-uniform weights, zero biases).
+
+    The reshape lives inside the model (its first and last modules), so :func:`course_utils.training.fit`,
+    the data module and the cache are the same as for the fully connected models.
+    """
+
+    def __init__(self, latent_dim: int, channels: Sequence[int] = (16, 32), upsample: str = "resize",
+                 hidden_activation: str | None = "relu", code_activation: str | None = None,
+                 output_activation: str | None = "sigmoid", init: str = "default") -> None:
+        super().__init__()
+        _check_latent(latent_dim)
+        chans = list(channels) if isinstance(channels, (list, tuple)) else None
+        if chans is None or len(chans) != 2 or not all(
+                isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 1024 for c in chans):
+            raise ValueError(f"channels must be two integers from 1 to 1024 (of the 14×14 and the 7×7 feature "
+                             f"maps), got {channels!r}")
+        if not isinstance(upsample, str) or upsample not in UPSAMPLINGS:
+            raise ValueError(f"upsample must be one of {UPSAMPLINGS}, got {upsample!r}")
+        if not isinstance(init, str) or init not in ("default", "kaiming"):
+            raise ValueError(f"init of a ConvAutoencoder must be 'default' or 'kaiming', got {init!r}")
+        c1, c2 = chans
+        flat = c2 * 7 * 7
+        if 2 * flat * latent_dim > MAX_WEIGHTS:
+            raise ValueError(f"latent_dim {latent_dim} with {c2} channels makes {2 * flat * latent_dim:,} weights; "
+                             f"at most {MAX_WEIGHTS:,} (MAX_WEIGHTS)")
+        act = lambda: _activation(hidden_activation)  # noqa: E731 (a fresh module per use)
+        self.config = dict(latent_dim=latent_dim, channels=[c1, c2], upsample=upsample,
+                           hidden_activation=hidden_activation, code_activation=code_activation,
+                           output_activation=output_activation, init=init)
+        self.latent_dim, self.input_dim, self.channels, self.upsample = latent_dim, 784, (c1, c2), upsample
+        self.encoder = nn.Sequential(
+            nn.Unflatten(1, (1, 28, 28)),
+            nn.Conv2d(1, c1, 3, stride=2, padding=1), act(),        # 28 → 14
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1), act(),       # 14 → 7
+            nn.Flatten(), nn.Linear(flat, latent_dim), _activation(code_activation))
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, flat), act(), nn.Unflatten(1, (c2, 7, 7)),
+            *self._up(c2, c1, upsample), act(),                      # 7 → 14
+            *self._up(c1, 1, upsample), _activation(output_activation),  # 14 → 28
+            nn.Flatten())
+        if init != "default":  # the layers were just built with PyTorch's default initialisation
+            self.reset_parameters(init)
+
+    @staticmethod
+    def _up(c_in: int, c_out: int, how: str) -> list[nn.Module]:
+        if how == "transposed":
+            return [nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1)]
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, padding=1)]
+
+    def reset_parameters(self, init: str = "default") -> None:
+        """Re-draw every weight: ``"default"`` (PyTorch's) or ``"kaiming"`` (zero biases)."""
+        if not isinstance(init, str) or init not in ("default", "kaiming"):
+            raise ValueError(f"init of a ConvAutoencoder must be 'default' or 'kaiming', got {init!r}")
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                if init == "default":
+                    m.reset_parameters()
+                else:
+                    nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")
+                    nn.init.zeros_(m.bias)
+
+    def _check(self, x: torch.Tensor, n: int, what: str) -> torch.Tensor:
+        """As :meth:`Autoencoder._check`: a float tensor of shape (N, n), values checked in eval mode."""
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 2 or x.shape[-1] != n or x.numel() == 0:
+            raise ValueError(f"{what} must have shape (N, {n}), N >= 1, got {tuple(x.shape)}"
+                             + (" — flatten images with x.reshape(len(x), -1)" if n == 784 and x.dim() == 4 else ""))
+        if not x.is_floating_point():
+            raise ValueError(f"{what} must be a floating-point tensor, got dtype {x.dtype}"
+                             " — convert with x.float() / 255")
+        if not self.training:
+            _check_values(x, what, pixels=what == "encoder input")
+        dtype = self.encoder[1].weight.dtype
+        return x if x.dtype == dtype else x.to(dtype)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 784) → (N, latent_dim); checked like :meth:`Autoencoder.encode`."""
+        return self.encoder(self._check(x, 784, "encoder input"))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(N, latent_dim) → (N, 784)."""
+        return self.decoder(self._check(z, self.latent_dim, "code"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 784) → reconstruction (N, 784)."""
+        return self.decode(self.encode(x))

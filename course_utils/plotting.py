@@ -17,7 +17,8 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator
 
 __all__ = ["to_numpy", "mosaic", "stack_rows", "draw_rows", "row_names", "show_images", "show_rows",
            "plot_latent", "plot_losses", "DIGIT_COLORS", "plot_rate_distortion", "draw_field", "field_scale", "draw_walk", "draw_distances",
-           "MAX_GAP", "tile_grid", "draw_manifold", "draw_rate_distortion_beta", "draw_latent_point"]
+           "MAX_GAP", "tile_grid", "draw_manifold", "draw_rate_distortion_beta", "draw_latent_point", "draw_panels",
+           "draw_shift_curve", "show_filters"]
 
 #: The widest gap (pixels) between images or rows: a mosaic is allocated in one piece.
 MAX_GAP = 100
@@ -520,3 +521,66 @@ def draw_latent_point(ax_codes, ax_image, codes, labels, point, image, title: st
     _check_ax(ax_image, optional=False)
     ax_image.imshow(np.clip(_as_images(image)[0], 0, 1), cmap="gray", vmin=0, vmax=1)
     ax_image.set_xticks([]); ax_image.set_yticks([]); ax_image.set_title(title, fontsize=10)
+
+
+# --- notebook 10: convolutional autoencoders -------------------------------------------------------
+
+def draw_panels(ax, panels: Mapping[str, object], fontsize: float = 9) -> None:
+    """Single images side by side on one axes (one ``imshow`` of a :func:`mosaic`), each named
+    below: ``panels`` maps a name to one image (784,) / (28, 28) or (1, 784). Shown clipped to [0, 1]."""
+    _check_ax(ax, optional=False)
+    _check_mapping(panels, "panels")
+    if not panels:
+        raise ValueError("panels must name at least one image")
+    fontsize = _check_positive(fontsize, "fontsize")
+    imgs = [_as_images(v) for v in panels.values()]
+    if any(len(a) != 1 for a in imgs) or len({a.shape for a in imgs}) != 1:
+        raise ValueError("every panel must be one image, all of the same size")
+    gap = 3
+    w = imgs[0].shape[2]
+    ax.imshow(mosaic(np.concatenate(imgs), gap=gap), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([i * (w + gap) + (w - 1) / 2 for i in range(len(imgs))], list(panels), fontsize=fontsize)
+    ax.set_yticks([])
+    ax.tick_params(length=0)
+    for sp in ax.spines.values():
+        sp.set_visible(False)
+
+
+def draw_shift_curve(ax, shifts, curves: Mapping[str, tuple], mark: float) -> None:
+    """Notebook 10: reconstruction error against the shift in pixels, one line per ``name -> (errors,
+    style)``, the current shift ``mark`` marked by a vertical line."""
+    _check_ax(ax, optional=False)
+    _check_mapping(curves, "curves")
+    try:
+        x = np.asarray(shifts, dtype=float)
+    except (TypeError, ValueError):
+        x = None
+    if x is None or x.ndim != 1 or x.size == 0 or not np.isfinite(x).all():
+        raise ValueError(f"shifts must be a non-empty 1-D sequence of numbers (pixels), got {shifts!r}")
+    for name, c in curves.items():
+        errors = np.asarray(c[0], dtype=float)
+        if errors.shape != x.shape:
+            raise ValueError(f"curve {name!r} has {errors.shape} errors for {x.shape} shifts")
+        ax.plot(x, errors, c[1] if len(c) > 1 else "o-", label=name, ms=4)
+    if isinstance(mark, bool) or not isinstance(mark, (int, float, np.number)) or not math.isfinite(mark):
+        raise ValueError(f"mark must be a finite number (the shift shown), got {mark!r}")
+    ax.axvline(float(mark), color="k", lw=0.8, ls=":")
+    ax.set_xlabel("shift (pixels)"); ax.set_ylabel("MSE per pixel of this digit")
+    ax.legend(fontsize=8, loc="upper center")
+
+
+def show_filters(weights, title: str = "Filters", ncols: int = 16, scale: float = 0.6) -> Figure:
+    """Filters or feature maps (N, H, W) (or (N, 1, H, W)), each scaled to its own range [min, max]
+    (white = largest), numbered below. Notebook 10: first-layer filters and a digit's feature maps."""
+    try:
+        a = to_numpy(weights).astype(np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"weights must be numbers of shape (N, H, W) or (N, 1, H, W), got {type(weights).__name__}") from None
+    if a.ndim == 4 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 3 or a.size == 0 or not np.isfinite(a).all():
+        raise ValueError(f"weights must be finite numbers of shape (N, H, W) or (N, 1, H, W), got {a.shape}")
+    _check_title(title)
+    lo, hi = a.min((1, 2), keepdims=True), a.max((1, 2), keepdims=True)
+    a = (a - lo) / np.maximum(hi - lo, 1e-12)
+    return show_images(a, ncols=ncols, title=title, labels=list(range(len(a))), scale=scale)

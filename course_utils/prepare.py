@@ -27,7 +27,7 @@ from .data import ensure_mnist
 __all__ = ["JOBS", "jobs", "prepare", "main"]
 
 #: What ``prepare`` runs, in this order: ``name -> function called with no arguments``. The widget
-#: models and sweeps of notebooks 02-09 (notebook-only models train on first use, with a bar).
+#: models and sweeps of notebooks 02-10 (notebook-only models train on first use, with a bar).
 JOBS: dict[str, Callable[[], Any]] = {
     "swiss_roll_sweeps": manifolds.swiss_roll_sweeps,        # 02: Isomap / LLE neighbour slider
     "swiss_roll_tsne": manifolds.swiss_roll_tsne,            # 02: the t-SNE row of the table
@@ -44,6 +44,8 @@ JOBS: dict[str, Callable[[], Any]] = {
     "curve_daes": store.curve_daes,                          # 08: σ slider, Langevin sampling
     "digit_classifier": store.digit_classifier,              # 09: scores samples (β slider, latent walk)
     "vae_models": store.vae_models,                          # 09: β slider (2-D VAEs), the 20-D VAE
+    "conv_models": store.conv_models,                        # 10: code-size slider (convolutional family)
+    "conv_curve": store.conv_curve,                          # 10: error against code size, FC and conv
 }
 
 

@@ -11,7 +11,8 @@ trained, cached model.
 The families below (sizes from :mod:`course_utils.config` at call time) are the course's shared
 models: notebook 02's Swiss-roll autoencoder, 04's latent-size family and linear autoencoder,
 05's deep/shallow/stacked models, 06's denoising autoencoders, 07's quantized autoencoders and
-08's toy denoising autoencoders on the 2-D ring (:mod:`course_utils.denoising_field`).
+08's toy denoising autoencoders on the 2-D ring (:mod:`course_utils.denoising_field`), and 10's
+convolutional autoencoders (:class:`ConvRecipe`: the same fields plus ``channels`` and ``upsample``).
 """
 from __future__ import annotations
 
@@ -23,16 +24,17 @@ from typing import Any
 import torch
 
 from . import config, training
-from .compression import QuantizedAutoencoder
+from .compression import QuantizedAutoencoder, QuantizedConvAutoencoder
 from .data import NOISE_KINDS, check_seed
-from .models import ACTIVATIONS, INITS, Autoencoder, TiedAutoencoder
+from .models import ACTIVATIONS, INITS, UPSAMPLINGS, Autoencoder, ConvAutoencoder, TiedAutoencoder
 from .vae import VAE, DigitClassifier, elbo_objective, soft_cross_entropy
 
 __all__ = ["Recipe", "latent", "linear", "dae", "quantized", "swiss_roll_ae", "shallow30", "deep30",
            "sigmoid_stack", "modern_stack", "deep30_tied", "sparse", "SPARSE_L1", "LATENT_SIZES", "DAE_STEPS",
            "DAE_FIXED", "DAE_SIGMA", "DAE_MASKING", "COMPRESSION_BITS", "curve_dae", "CURVE_SIGMAS", "CURVE_SIGMA",
            "swiss_roll_reconstructor", "SWISS_KINDS", "SWISS_SIGMA", "vae", "digit_classifier", "VAE_BETAS",
-           "VAE_LATENTS"]
+           "VAE_LATENTS", "ConvRecipe", "conv", "conv_dae", "conv_quantized", "CONV_SIZES", "CONV_BITS",
+           "CONV_CHANNELS"]
 
 DATASETS = ("mnist", "swiss_roll", "curve2d")
 PRETRAININGS = ("none", "greedy")
@@ -457,3 +459,88 @@ def digit_classifier() -> Recipe:
     return Recipe("digit_classifier", (784, 256, 64, 10), init="default", model="classifier",
                   loss="cross_entropy", lr=1e-3, batch_size=128, epochs=config.size("classifier_epochs"),
                   **_mnist(n_test=0))
+
+
+# --- notebook 10: convolutional autoencoders --------------------------------------------------------
+
+@dataclass(frozen=True)
+class ConvRecipe(Recipe):
+    """A :class:`Recipe` for a :class:`~course_utils.models.ConvAutoencoder` (notebook 10).
+
+    ``sizes`` is ``(784, code size)``; ``channels`` are the feature maps of the 14×14 and 7×7 layers
+    and ``upsample`` how the decoder doubles the resolution (``"resize"`` or ``"transposed"``).
+    ``quantize_bits`` makes a :class:`~course_utils.compression.QuantizedConvAutoencoder`. The two
+    extra fields are part of :meth:`key`; every other field means what it means in a Recipe.
+    """
+
+    channels: tuple[int, ...] = (16, 32)
+    upsample: str = "resize"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.channels, (str, bytes, dict)) or not hasattr(self.channels, "__iter__"):
+            raise ValueError(f"channels must be two positive integers, got {self.channels!r}")
+        object.__setattr__(self, "channels", tuple(self.channels))
+        if len(self.channels) != 2 or not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 1024
+                                              for c in self.channels):
+            raise ValueError(f"channels must be two integers from 1 to 1024, got {self.channels!r}")
+        _one_of(self.upsample, UPSAMPLINGS, "upsample")
+        if len(self.sizes) != 2 or self.sizes[0] != 784:
+            raise ValueError(f"a ConvRecipe's sizes are (784, code size), got {self.sizes!r}")
+        if self.data != "mnist":
+            raise ValueError(f"a ConvRecipe trains on 28×28 images: data must be 'mnist', got {self.data!r}")
+        _one_of(self.init, ("default", "kaiming"), "init of a ConvRecipe")
+        if self.tied or self.model != "autoencoder":
+            raise ValueError("a ConvRecipe builds a convolutional autoencoder: tied=False, model='autoencoder'")
+
+    def build(self) -> torch.nn.Module:
+        """A fresh, untrained ConvAutoencoder (or its quantized wrapper), seeded with ``init_seed``."""
+        torch.manual_seed(self.init_seed)
+        if self.quantize_bits is not None:
+            return QuantizedConvAutoencoder(self.sizes[-1], self.quantize_bits, self.channels,
+                                            upsample=self.upsample, hidden_activation=self.hidden_activation,
+                                            output_activation=self.output_activation, init=self.init)
+        return ConvAutoencoder(self.sizes[-1], self.channels, upsample=self.upsample,
+                               hidden_activation=self.hidden_activation, code_activation=self.code_activation,
+                               output_activation=self.output_activation, init=self.init)
+
+
+#: Code sizes of the convolutional family (the notebook-10 slider; each also in LATENT_SIZES).
+CONV_SIZES: tuple[int, ...] = (4, 16, 32)
+#: Bits per code value of the quantized convolutional autoencoders (each also in COMPRESSION_BITS).
+CONV_BITS: tuple[int, ...] = (1, 2, 4)
+#: Feature maps of the 14×14 and 7×7 layers of every convolutional autoencoder of the course.
+CONV_CHANNELS: tuple[int, int] = (16, 32)
+
+
+def _conv_fields(**fields) -> dict:
+    """Fields shared by notebook 10's models: a linear output (a sigmoid with the one bias a
+    convolution shares over all 784 pixels saturates at 0 and training stalls there: notebook 10),
+    MSE, Adam 2e-3, batch 64, ``conv_train`` images, ``conv_epochs`` epochs, test error measured once
+    afterwards (``n_test=0``), PyTorch's init."""
+    return {"channels": CONV_CHANNELS, "init": "default", "output_activation": None, "lr": 2e-3, "batch_size": 64,
+            "epochs": config.size("conv_epochs"),
+            **_mnist(n_train=config.size("conv_train"), n_test=0), **fields}
+
+
+def conv(code_size: int = 32, upsample: str = "resize") -> ConvRecipe:
+    """The convolutional autoencoder 1×28×28 → 16×14×14 → 32×7×7 → ``code_size`` and back, the decoder
+    doubling the resolution by ``upsample`` (notebook 10)."""
+    _one_of(code_size, CONV_SIZES, "code size")
+    _one_of(upsample, UPSAMPLINGS, "upsample")
+    name = f"conv{code_size}" + ("" if upsample == "resize" else f"_{upsample}")
+    return ConvRecipe(name, (784, int(code_size)), upsample=upsample, **_conv_fields())
+
+
+def conv_dae() -> ConvRecipe:
+    """The convolutional denoising autoencoder with notebook 06's code size (256) and corruption
+    (x + 0.3·N(0, 1), unclipped; target the clean image)."""
+    return ConvRecipe("conv_dae", (784, 256), noise_kind="gaussian", noise_level=DAE_SIGMA, **_conv_fields())
+
+
+def conv_quantized(bits: int) -> ConvRecipe:
+    """The convolutional autoencoder with a sigmoid code of 32 values rounded to ``bits`` bits
+    (straight-through, as :func:`quantized`; notebook 10's rate–distortion points)."""
+    _one_of(bits, CONV_BITS, "bits")
+    return ConvRecipe(f"conv_quantized{bits}", (784, 32), code_activation="sigmoid", quantize_bits=int(bits),
+                      **_conv_fields())

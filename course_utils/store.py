@@ -24,7 +24,7 @@ __all__ = ["trained", "is_cached", "trained_all", "training_data", "swiss_roll_a
            "pca_denoiser",
            "denoisers", "compression_model", "compression_models", "compression_test_images",
            "compression_curve", "curve_dae", "curve_daes", "swiss_roll_reconstructor", "vae_model", "vae_models",
-           "digit_classifier"]
+           "digit_classifier", "conv_model", "conv_models", "conv_dae_model", "conv_curve", "conv_compression_curve"]
 
 
 def training_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
@@ -304,17 +304,7 @@ def compression_curve() -> dict:
     def compute():
         x = data.shared_images("train", n=config.size("mnist_train"), seed=0)
         xt, _ = compression_test_images()
-        out = {k: [] for k in ("ae_bits", "ae_fixed_bits", "ae_rate", "ae_lzma_bits", "ae_zlib_bits", "ae_mse")}
-        for b in recipes.COMPRESSION_BITS:
-            m = compression_model(b)[0]
-            s_tr, s_te = m.symbols(x), m.symbols(xt)
-            out["ae_bits"].append(b)
-            out["ae_fixed_bits"].append(m.latent_dim * b)
-            out["ae_rate"].append(code_length_bits(s_tr, s_te, 2 ** b))
-            out["ae_lzma_bits"].append(lzma_bits(s_te))
-            out["ae_zlib_bits"].append(zlib_bits(s_te))
-            out["ae_mse"].append(float(((m.decode_symbols(s_te) - xt) ** 2).mean()))
-        out = {k: np.asarray(v) for k, v in out.items()}
+        out = _codec_points({b: compression_model(b)[0] for b in recipes.COMPRESSION_BITS}, x, xt, "ae_")
         out.update({f"pca_{k}": v for k, v in pca_rate_distortion(x, xt, PCA_COMPONENTS, PCA_BITS).items()})
         jpeg = jpeg_rate_distortion(xt, JPEG_QUALITIES, keep=10)
         out.update({"jpeg_quality": jpeg["quality"], "jpeg_file_bits": jpeg["file_bits"],
@@ -323,6 +313,23 @@ def compression_curve() -> dict:
         return out
 
     return results.load_or_compute("compression_curve", compute, cfg)
+
+
+def _codec_points(quantized: dict, x_train: torch.Tensor, x_test: torch.Tensor, prefix: str) -> dict:
+    """Notebook 07's bit accounting of quantized autoencoders ``{bits: model}``: arrays ``bits``,
+    ``fixed_bits`` (latent × bits), ``rate`` (arithmetic-coded with a table fitted on the symbols of
+    ``x_train``), ``lzma_bits``, ``zlib_bits`` and ``mse`` (decoded ``x_test`` against ``x_test``),
+    each key starting with ``prefix``."""
+    out = {k: [] for k in ("bits", "fixed_bits", "rate", "lzma_bits", "zlib_bits", "mse")}
+    for b, m in quantized.items():
+        s_tr, s_te = m.symbols(x_train), m.symbols(x_test)
+        out["bits"].append(b)
+        out["fixed_bits"].append(m.latent_dim * b)
+        out["rate"].append(code_length_bits(s_tr, s_te, 2 ** b))
+        out["lzma_bits"].append(lzma_bits(s_te))
+        out["zlib_bits"].append(zlib_bits(s_te))
+        out["mse"].append(float(((m.decode_symbols(s_te) - x_test) ** 2).mean()))
+    return {prefix + k: np.asarray(v) for k, v in out.items()}
 
 
 # --- notebook 08 ----------------------------------------------------------------------------------
@@ -363,3 +370,52 @@ def vae_models(progress: bool = False) -> dict:
 def digit_classifier(progress: bool = False):
     """``(model, info)``: the digit classifier of :func:`recipes.digit_classifier` (notebook 09)."""
     return trained(recipes.digit_classifier(), progress)
+
+
+# --- notebook 10 ----------------------------------------------------------------------------------
+
+def conv_model(code_size: int = 32, upsample: str = "resize", progress: bool = False):
+    """``(model, info)``: the convolutional autoencoder of :func:`recipes.conv` (notebook 10)."""
+    return trained(recipes.conv(code_size, upsample), progress)
+
+
+def conv_models(progress: bool = False) -> dict:
+    """``{code_size: ConvAutoencoder}`` for every code size of CONV_SIZES (resize-convolution decoders)."""
+    return {k: conv_model(k, progress=progress)[0] for k in recipes.CONV_SIZES}
+
+
+def conv_dae_model(progress: bool = False):
+    """``(model, info)``: the convolutional denoising autoencoder of :func:`recipes.conv_dae`."""
+    return trained(recipes.conv_dae(), progress)
+
+
+def conv_curve() -> dict:
+    """Test error (MSE per pixel, on ``data.mnist_test()``) against code size, cached:
+    ``{"sizes", "conv_test_mse", "fc_test_mse"}`` for the convolutional family (CONV_SIZES) and
+    notebook 04's fully connected models of the same code sizes (their recorded final test error)."""
+    sizes = recipes.CONV_SIZES
+    cfg = {"conv": [recipes.conv(k).key() for k in sizes], "fc": [recipes.latent(k).key() for k in sizes],
+           "n_test": config.size("mnist_test"), "data_seed": 0}
+
+    def compute():
+        xt, _ = data.mnist_test()
+        return {"sizes": np.array(sizes), "conv_test_mse": np.array([training.mse(conv_model(k)[0], xt) for k in sizes]),
+                "fc_test_mse": np.array([latent_model(k)[1]["test_mse"][-1] for k in sizes])}
+
+    return results.load_or_compute("conv_curve", compute, cfg)
+
+
+def conv_compression_curve() -> dict:
+    """The quantized convolutional autoencoders (CONV_BITS) with notebook 07's bit accounting on the
+    same ``compress_test`` digits as :func:`compression_curve`: ``conv_bits``, ``conv_fixed_bits``,
+    ``conv_rate``, ``conv_lzma_bits``, ``conv_zlib_bits``, ``conv_mse`` (tables fitted on the
+    models' own training images). Cached."""
+    rs = [recipes.conv_quantized(b) for b in recipes.CONV_BITS]
+    cfg = {"models": [r.key() for r in rs], "n_test": config.size("compress_test"), "test_seed": 0,
+           "rate": "train-table-arithmetic-v1"}
+
+    def compute():
+        x = data.shared_images("train", n=rs[0].n_train, seed=rs[0].data_seed)
+        return _codec_points({r.quantize_bits: trained(r)[0] for r in rs}, x, compression_test_images()[0], "conv_")
+
+    return results.load_or_compute("conv_compression_curve", compute, cfg)

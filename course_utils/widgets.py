@@ -23,7 +23,7 @@ from .pca import reconstruct as pca_reconstruct
 __all__ = ["show_interactive", "remember", "DIMENSIONS", "MAX_HISTOGRAM_VALUES", "NOISE_KIND_LABELS", "distance_histogram",
            "manifold_neighbours", "tsne_perplexity", "latent_size_view", "noise_view",
            "compression_view", "probe_view", "field_view", "walk_view",
-           "beta_view", "latent_walk_view", "BETA_VIEW_EVAL"]
+           "beta_view", "latent_walk_view", "BETA_VIEW_EVAL", "conv_size_view", "SHIFTS", "shift_view", "shift_errors"]
 
 Numbers = dict[str, Any]
 
@@ -468,4 +468,108 @@ def latent_walk_view(z1: float = 0.0, z2: float = 0.0) -> tuple[Figure, Numbers]
                                f"decoded (z₁, z₂) = ({z1:.2f}, {z2:.2f}): classifier says {numbers['digit']} "
                                f"({numbers['probability']:.0%})")
     fig.tight_layout()
+
+
+# --- notebook 10: convolutional autoencoders (code-size slider, shift slider) ---------------------
+
+@remember
+def _conv_pair(code_size: int) -> tuple:
+    """Notebook 04's fully connected autoencoder and notebook 10's convolutional one, same code size."""
+    return store.latent_model(code_size)[0], store.conv_model(code_size)[0]
+
+
+@remember
+def _conv_family() -> dict:
+    return {"curve": store.conv_curve(), "x_test": data.mnist_test()[0]}
+
+
+def conv_size_view(code_size: int = 16, n: int = 8) -> tuple[Figure, Numbers]:
+    """The code-size slider of notebook 10: test digits rebuilt by notebook 04's fully connected
+    autoencoder and by the convolutional one with ``code_size`` numbers (CONV_SIZES), beside the test
+    error against code size for both. Returns ``(fig, {"code_size", "fc_mse", "conv_mse",
+    "fc_parameters", "conv_parameters"})``, errors as MSE per pixel on the test images."""
+    _one_of(code_size, recipes.CONV_SIZES, "code_size")
+    n = _int_in(n, 1, 20, "n", " (digits shown)")
+    fam = _conv_family()
+    fc, conv = _conv_pair(code_size)
+    curve, xt = fam["curve"], fam["x_test"]
+    x = xt[:: max(1, len(xt) // n)][:n]
+    i = list(curve["sizes"]).index(code_size)
+    numbers = {"code_size": int(code_size), "fc_mse": float(curve["fc_test_mse"][i]),
+               "conv_mse": float(curve["conv_test_mse"][i]),
+               "fc_parameters": sum(p.numel() for p in fc.parameters()),
+               "conv_parameters": sum(p.numel() for p in conv.parameters())}
+    fig, (rx, ax) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [n, 6], "wspace": 0.08})
+    fig.subplots_adjust(bottom=0.16)
+    plotting.draw_rows(rx, {"original": x, f"fully connected ({code_size})": training.reconstruct(fc, x),
+                            f"convolutional ({code_size})": training.reconstruct(conv, x)}, n=n, fontsize=9)
+    plotting.draw_error_curve(ax, curve["sizes"], {"fully connected (04)": (curve["fc_test_mse"], "o-"),
+                                                   "convolutional": (curve["conv_test_mse"], "s--")},
+                              mark=(code_size, numbers["conv_mse"]))
+    ax.set_title(f"code size {code_size}: FC {numbers['fc_mse']:.4f} ({numbers['fc_parameters']:,} parameters) · "
+                 f"conv {numbers['conv_mse']:.4f} ({numbers['conv_parameters']:,})", fontsize=9)
+    return fig, numbers
+
+
+#: Shifts (pixels) offered by the notebook-10 shift slider.
+SHIFTS: tuple[int, ...] = tuple(range(-4, 5))
+
+
+@remember
+def _shift_digit(index: int) -> torch.Tensor:
+    return data.mnist_test()[0][index:index + 1].clone()
+
+
+def shift_errors(index: int = 0, dy: int = 0) -> dict:
+    """MSE per pixel of test digit ``index`` moved by each of SHIFTS to the right (and ``dy`` down),
+    for notebook 04's and notebook 10's autoencoders with a 32-number code:
+    ``{"shifts", "fc", "conv"}`` (arrays)."""
+    index = _int_in(index, 0, config.size("mnist_test") - 1, "index", " (a test digit)")
+    dy = _int_in(dy, min(SHIFTS), max(SHIFTS), "dy")
+    return {k: v.copy() for k, v in _shift_sweep(index, dy).items()}
+
+
+@remember
+def _shift_sweep(index: int, dy: int) -> dict:
+    """:func:`shift_errors`, kept while the horizontal slider is dragged (it does not depend on dx)."""
+    fc, conv = _conv_pair(32)
+    xs = torch.cat([data.shift_images(_shift_digit(index), dx, dy) for dx in SHIFTS])
+    with torch.no_grad():
+        err = {name: ((m(xs) - xs) ** 2).mean(1).numpy() for name, m in (("fc", fc.eval()), ("conv", conv.eval()))}
+    return {"shifts": np.array(SHIFTS), **err}
+
+
+def shift_view(dx: int = 2, dy: int = 0, index: int = 0) -> tuple[Figure, Numbers]:
+    """The shift slider of notebook 10: test digit ``index`` moved ``dx`` pixels right and ``dy`` down
+    (whole pixels, background filled in), rebuilt by the fully connected (04) and the convolutional
+    autoencoder (code 32 each), with their error maps |output − input| and the error against the
+    horizontal shift. Numbers: ``fc_mse``, ``conv_mse`` (this digit, MSE per pixel) and
+    ``fc_code_change``, ``conv_code_change`` (‖z(shifted) − z(digit)‖ / ‖z(digit)‖)."""
+    dx = _int_in(dx, min(SHIFTS), max(SHIFTS), "dx")
+    dy = _int_in(dy, min(SHIFTS), max(SHIFTS), "dy")
+    index = _int_in(index, 0, config.size("mnist_test") - 1, "index", " (a test digit)")
+    fc, conv = _conv_pair(32)
+    x0 = _shift_digit(index)
+    x = data.shift_images(x0, dx, dy)
+    numbers: Numbers = {"dx": dx, "dy": dy}
+    panels = {"shifted input": x}
+    outs = {}
+    with torch.no_grad():
+        for name, m in (("fc", fc.eval()), ("conv", conv.eval())):
+            y = m(x)
+            outs[name] = y
+            numbers[f"{name}_mse"] = float(((y - x) ** 2).mean())
+            z0, z = m.encode(x0), m.encode(x)
+            numbers[f"{name}_code_change"] = float((z - z0).norm() / z0.norm().clamp_min(1e-12))
+    panels.update({"fully connected": outs["fc"], "convolutional": outs["conv"],
+                   "FC |error|": (outs["fc"] - x).abs(), "conv |error|": (outs["conv"] - x).abs()})
+    errs = shift_errors(index, dy)
+    fig, (px, ax) = plt.subplots(1, 2, figsize=(12, 3.4), gridspec_kw={"width_ratios": [5, 3], "wspace": 0.25})
+    fig.subplots_adjust(bottom=0.17)
+    plotting.draw_panels(px, panels)
+    px.set_title(f"shift ({dx:+d}, {dy:+d}) px: MSE FC {numbers['fc_mse']:.4f} · conv {numbers['conv_mse']:.4f}",
+                 fontsize=10)
+    plotting.draw_shift_curve(ax, errs["shifts"], {"fully connected": (errs["fc"], "o-"),
+                                                   "convolutional": (errs["conv"], "s--")}, mark=dx)
+    ax.set_title(f"error against the horizontal shift (dy = {dy:+d})", fontsize=10)
     return fig, numbers

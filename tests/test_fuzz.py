@@ -79,6 +79,9 @@ EXCLUDED: dict[str, str] = {
     "widgets.walk_view": _NEEDS_TRAINED,
     "widgets.beta_view": _NEEDS_TRAINED,
     "widgets.latent_walk_view": _NEEDS_TRAINED,
+    "widgets.conv_size_view": _NEEDS_TRAINED,
+    "widgets.shift_view": _NEEDS_TRAINED,
+    "widgets.shift_errors": _NEEDS_TRAINED,
     "results.load_or_compute": "computes and caches a result (covered by tests/test_cache_faults.py)",
     "plotting.field_scale": "its fields are *args, which the table's keywords cannot pass (fuzzed through "
                             "plotting.draw_field, which calls it with points and vectors)",
@@ -168,6 +171,16 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "models.autoencoder": lambda: dict(latent_dim=2, hidden=(8,), input_dim=784),
     "models.linear_autoencoder": lambda: dict(latent_dim=2, input_dim=784),
     "models.count_parameters": lambda: dict(model=_small_ae()),
+    "models.ConvAutoencoder": lambda: dict(latent_dim=3, channels=(4, 8), upsample="transposed", hidden_activation="relu",
+                                           code_activation=None, output_activation=None, init="kaiming"),
+    "models.ConvAutoencoder.encode": lambda: dict(x=_images()),
+    "models.ConvAutoencoder.decode": lambda: dict(z=torch.rand(6, 3)),
+    "models.ConvAutoencoder.forward": lambda: dict(x=_images()),
+    "models.ConvAutoencoder.reset_parameters": lambda: dict(init="kaiming"),
+    "compression.QuantizedConvAutoencoder": lambda: dict(latent_dim=3, bits=4, channels=(4, 8), upsample="resize",
+                                                         hidden_activation="relu", output_activation=None,
+                                                         init="default"),
+    "data.shift_images": lambda: dict(x=_images(), dx=2, dy=-1),
     # device
     "device.pick_device": lambda: dict(prefer="cpu"),
     "device.describe_runtime": lambda: dict(device=torch.device("cpu")),
@@ -245,6 +258,11 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
                                         color="C1", lim=1.6, scale=0.5),
     "plotting.draw_distances": lambda: dict(ax=plt.figure().add_subplot(), distances=[0.6, 0.09, 0.02],
                                             title="walk"),
+    "plotting.draw_panels": lambda: dict(ax=plt.figure().add_subplot(), panels={"a": _images(1), "b": _images(1, 1)},
+                                         fontsize=8),
+    "plotting.draw_shift_curve": lambda: dict(ax=plt.figure().add_subplot(), shifts=[-1, 0, 1],
+                                              curves={"a": ([0.1, 0.05, 0.1], "o-")}, mark=0),
+    "plotting.show_filters": lambda: dict(weights=torch.randn(4, 1, 3, 3), title="t", ncols=2, scale=0.5),
     "plotting.draw_walk": lambda: dict(ax=plt.figure().add_subplot(), path=[_ring_points(), 0.9 * _ring_points()],
                                        title="t"),
     # denoising_field (notebook 08's ring)
@@ -346,6 +364,17 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "plotting.draw_latent_point": lambda: dict(ax_codes=plt.figure().add_subplot(), ax_image=plt.figure().add_subplot(),
                                                codes=torch.rand(10, 2), labels=torch.arange(10), point=torch.zeros(2),
                                                image=_images(1)[0], title="t"),
+    "recipes.ConvRecipe": lambda: dict(name="c", sizes=(784, 4), hidden_activation="relu", code_activation=None,
+                                       output_activation=None, init="default", quantize_bits=None, init_seed=0,
+                                       data="mnist", n_train=10, n_test=5, data_seed=0, noise_kind=None,
+                                       noise_level=0.0, loss="mse", optimizer="adam", lr=1e-3, lr_schedule="constant",
+                                       batch_size=5, epochs=1, seed=0, device="cpu", threads=None, pretrain="none",
+                                       pretrain_epochs=0, contraction=0.0, tied=False, code_l1=0.0,
+                                       model="autoencoder", beta=1.0, channels=(4, 8), upsample="resize"),
+    "recipes.ConvRecipe.build": dict,
+    "recipes.conv": lambda: dict(code_size=16, upsample="transposed"),
+    "recipes.conv_dae": dict,
+    "recipes.conv_quantized": lambda: dict(bits=2),
 }
 
 #: Methods fuzzed on an instance: "module.Class.method" -> builds the instance.
@@ -359,6 +388,8 @@ INSTANCES: dict[str, Callable[[], Any]] = {
     "recipes.Recipe": lambda: recipes.Recipe(**VALID["recipes.Recipe"]()),
     "vae.VAE": lambda: _small_vae(),
     "vae.DigitClassifier": lambda: _small_classifier(),
+    "models.ConvAutoencoder": lambda: models.ConvAutoencoder(3, (4, 8)).eval(),
+    "recipes.ConvRecipe": lambda: recipes.ConvRecipe(**VALID["recipes.ConvRecipe"]()),
 }
 
 #: Parameters holding images with pixel values in [0, 1] (0..255 or integer images must be refused).
@@ -371,6 +402,9 @@ PIXELS: dict[str, tuple[str, ...]] = {
     "models.Autoencoder.forward": ("x",),
     "models.TiedAutoencoder.encode": ("x",),
     "models.TiedAutoencoder.forward": ("x",),
+    "models.ConvAutoencoder.encode": ("x",),
+    "models.ConvAutoencoder.forward": ("x",),
+    "data.shift_images": ("x",),
     "compression.QuantizedAutoencoder.encode": ("x",),
     "compression.QuantizedAutoencoder.forward": ("x",),
     "compression.QuantizedAutoencoder.symbols": ("x",),
