@@ -18,6 +18,7 @@ OTHER = {
     "n_train": 300, "n_test": 50, "data_seed": 1, "noise_kind": "masking", "noise_level": 0.5,
     "loss": "bce", "optimizer": "sgd", "lr": 0.01, "lr_schedule": "cosine", "batch_size": 32,
     "epochs": 2, "seed": 1, "device": "cpu", "threads": 1, "pretrain": "greedy", "pretrain_epochs": 1,
+    "tied": True, "code_l1": 0.01,
 }
 
 
@@ -30,14 +31,15 @@ def every_course_recipe() -> list[Recipe]:
             recipes.shallow30(), recipes.deep30(), recipes.sigmoid_stack(), recipes.sigmoid_stack("greedy"),
             recipes.modern_stack(), *(recipes.dae(s) for s in recipes.DAE_STEPS),
             recipes.dae(recipes.DAE_FIXED, "masking", recipes.DAE_MASKING),
-            *map(recipes.quantized, recipes.COMPRESSION_BITS)]
+            *map(recipes.quantized, recipes.COMPRESSION_BITS), recipes.deep30_tied(), recipes.sparse(32)]
 
 
 def test_every_field_is_in_the_key_and_changes_it():
     base = _base()
     fields = [f.name for f in dataclasses.fields(Recipe)]
     assert sorted(OTHER) == sorted(fields), "OTHER must give a value for every field of Recipe"
-    assert sorted(base.key()) == sorted(fields)
+    # fields added after the first caches (Recipe._LATER_FIELDS) join the key only when not at their default
+    assert sorted(base.key()) == sorted(f for f in fields if f not in Recipe._LATER_FIELDS)
     key = checkpoints.cache_key("r", base.key())
     for field in fields:
         changes = {field: OTHER[field]}
@@ -62,6 +64,8 @@ def test_build_relies_on_no_default_of_the_models(monkeypatch):
     monkeypatch.setattr(models.Autoencoder.__init__, "__defaults__",
                         tuple(bad for _ in models.Autoencoder.__init__.__defaults__))
     monkeypatch.setattr(models.autoencoder, "__defaults__", tuple(bad for _ in models.autoencoder.__defaults__))
+    t = models.TiedAutoencoder.__init__
+    monkeypatch.setattr(t, "__defaults__", tuple(bad for _ in t.__defaults__))
     q = compression.QuantizedAutoencoder.__init__
     monkeypatch.setattr(q, "__defaults__", tuple(bad for _ in q.__defaults__))
     monkeypatch.setattr(q, "__kwdefaults__", {k: bad for k in q.__kwdefaults__})
@@ -80,7 +84,7 @@ def test_fit_passes_every_training_field(monkeypatch):
                         lr_schedule="cosine", epochs=3, seed=7, device="cpu", batch_size=50)
     r.fit(r.build(), torch.rand(10, 784))
     assert seen["noise"] == {"kind": "gaussian", "level": 0.3}
-    for field in ("loss", "optimizer", "lr", "lr_schedule", "epochs", "seed", "device", "batch_size"):
+    for field in ("loss", "optimizer", "lr", "lr_schedule", "epochs", "seed", "device", "batch_size", "code_l1"):
         assert seen[field] == getattr(r, field), field
 
 
