@@ -171,7 +171,8 @@ def read_recorded(name: str, folder: Path | None = None) -> dict | None:
         return None
     path = folder / f"{name}.json"
     if not path.is_file():
-        raise ValueError(f"no recorded run {path}: run its benchmark (see benchmarks/README.md) to make it")
+        raise ValueError(f"name {name!r}: no recorded run {path}; expected the name of a file in "
+                         f"{folder} (run its benchmark, see benchmarks/README.md, to make it)")
     try:
         rec = json.loads(path.read_text())
     except ValueError:

@@ -33,7 +33,8 @@ def every_course_recipe() -> list[Recipe]:
             recipes.dae(recipes.DAE_FIXED, "masking", recipes.DAE_MASKING),
             *map(recipes.quantized, recipes.COMPRESSION_BITS),
             *map(recipes.swiss_roll_reconstructor, recipes.SWISS_KINDS),
-            *(recipes.vae(2, b) for b in recipes.VAE_BETAS), recipes.vae(20), recipes.digit_classifier()]
+            *(recipes.vae(2, b) for b in recipes.VAE_BETAS), recipes.vae(20), recipes.digit_classifier(),
+            recipes.deep30_tied(), recipes.sparse(32)]
 
 
 def test_every_field_is_in_the_key_and_changes_it():
@@ -72,6 +73,8 @@ def test_build_relies_on_no_default_of_the_models(monkeypatch):
     monkeypatch.setattr(models.Autoencoder.__init__, "__defaults__",
                         tuple(bad for _ in models.Autoencoder.__init__.__defaults__))
     monkeypatch.setattr(models.autoencoder, "__defaults__", tuple(bad for _ in models.autoencoder.__defaults__))
+    t = models.TiedAutoencoder.__init__
+    monkeypatch.setattr(t, "__defaults__", tuple(bad for _ in t.__defaults__))
     q = compression.QuantizedAutoencoder.__init__
     monkeypatch.setattr(q, "__defaults__", tuple(bad for _ in q.__defaults__))
     monkeypatch.setattr(q, "__kwdefaults__", {k: bad for k in q.__kwdefaults__})
@@ -90,7 +93,7 @@ def test_fit_passes_every_training_field(monkeypatch):
                         lr_schedule="cosine", epochs=3, seed=7, device="cpu", batch_size=50)
     r.fit(r.build(), torch.rand(10, 784))
     assert seen["noise"] == {"kind": "gaussian", "level": 0.3}
-    for field in ("loss", "optimizer", "lr", "lr_schedule", "epochs", "seed", "device", "batch_size"):
+    for field in ("loss", "optimizer", "lr", "lr_schedule", "epochs", "seed", "device", "batch_size", "code_l1"):
         assert seen[field] == getattr(r, field), field
 
 
