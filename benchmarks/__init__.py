@@ -15,4 +15,5 @@ PARTS: dict[str, str] = {
     "reconstruction": "reconstruction",  # 3. 32-d code vs PCA-32 and Hinton & Salakhutdinov 2006
     "widgets": "widgets_response",   # 4. widget callback response times
     "course": "course",              # 5. run time and peak memory of every notebook
+    "pair": "pair_memory",           # 5b. two notebooks' kernels side by side under a 2 GB limit
 }

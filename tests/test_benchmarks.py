@@ -138,7 +138,8 @@ def test_cli_writes_json_and_prints_a_table(tmp_path, capsys):
     assert "fit fp32 / GEMM bound" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="unknown part"):
         main(["--only", "nonsense", "--out", str(out)])
-    assert set(PARTS) == {"throughput", "threads", "denormals", "denoise", "reconstruction", "widgets", "course"}
+    assert set(PARTS) == {"throughput", "threads", "denormals", "denoise", "reconstruction", "widgets", "course",
+                          "pair"}
 
 
 def test_seminar_2000_records_its_curve_as_it_goes(tmp_path):
