@@ -40,6 +40,10 @@ SLIDERS: dict[str, tuple[str, str, str, object]] = {
     "labels": ("07", "probe_view", "n_labels", _values("probe", "PROBE_LABELS")),
     "noise level σ (08)": ("08", "field_view", "sigma", _values("recipes", "CURVE_SIGMAS")),
     "denoising steps": ("08", "walk_view", "steps", lambda: list(range(0, 16))),
+    "KL weight β": ("09", "beta_view", "beta", _values("recipes", "VAE_BETAS")),
+    "z₁ (latent walk)": ("09", "latent_walk_view", "z1", lambda: [round(-3 + 0.5 * i, 1) for i in range(13)]),
+    "code size (10)": ("10", "conv_size_view", "code_size", _values("recipes", "CONV_SIZES")),
+    "shift right (px)": ("10", "shift_view", "dx", _values("widgets", "SHIFTS")),
 }
 
 
