@@ -41,6 +41,16 @@ LAYOUT: dict[str, dict[str, list[tuple[str, object]]]] = {
     "07_applications.ipynb": {
         "cell-018": [("output_only", True)],          # rate–distortion curves and their table
     },
+    "08_learning_the_manifold.ipynb": {     # code-heavy: the slides show results, the notebook the code
+        "96b80a0d": [("output_only", True)],          # the ring data and its exact score
+        "ac76d8e3": [("output_only", True)],          # the DAE's arrows
+        "728968a1": [("output_only", True)],          # DAE field against Tweedie's exact field
+        "9e27cd81": [("output_only", True)],          # where they disagree
+        "5989bb4e": [("output_only", True)],          # denoising steps on MNIST
+        "f771124d": [("output_only", True)],          # Jacobians: the numbers
+        "c27ce7ec": [("slide_type", "subslide"), ("output_only", True)],  # Jacobians: the figure
+        "20dcafce": [("output_only", True)],          # annealed Langevin samples
+    },
     "01_curse_of_dimensionality.ipynb": {   # each figure on a sub-slide after the code computing it
         "cell-006": [("slide_type", "subslide")],     # fraction of the cube inside the ball
         "cell-011": [("slide_type", "subslide")],     # spread of distances against dimension
