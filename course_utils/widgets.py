@@ -468,6 +468,7 @@ def latent_walk_view(z1: float = 0.0, z2: float = 0.0) -> tuple[Figure, Numbers]
                                f"decoded (z₁, z₂) = ({z1:.2f}, {z2:.2f}): classifier says {numbers['digit']} "
                                f"({numbers['probability']:.0%})")
     fig.tight_layout()
+    return fig, numbers
 
 
 # --- notebook 10: convolutional autoencoders (code-size slider, shift slider) ---------------------

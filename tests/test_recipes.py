@@ -93,8 +93,12 @@ def test_fit_passes_every_training_field(monkeypatch):
                         lr_schedule="cosine", epochs=3, seed=7, device="cpu", batch_size=50)
     r.fit(r.build(), torch.rand(10, 784))
     assert seen["noise"] == {"kind": "gaussian", "level": 0.3}
-    for field in ("loss", "optimizer", "lr", "lr_schedule", "epochs", "seed", "device", "batch_size", "code_l1"):
+    for field in ("loss", "optimizer", "lr", "lr_schedule", "epochs", "seed", "device", "batch_size"):
         assert seen[field] == getattr(r, field), field
+    assert seen["objective"] is None
+    sparse = r.replace(loss="mse", code_l1=0.2)     # an extra loss term reaches fit as its objective
+    sparse.fit(sparse.build(), torch.rand(10, 784))
+    assert seen["loss"] == "mse" and callable(seen["objective"])
 
 
 def test_build_is_seeded_and_recipes_match_the_models_they_describe():
