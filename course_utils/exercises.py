@@ -309,16 +309,24 @@ def _first_match(got, variants: dict, rtol: float, atol: float) -> str | None:
     return None
 
 
-def _run(fn, args):
-    """``(result as float64 array, None)`` or ``(None, message)`` for a learner's function."""
+def _call(fn, args):
+    """``(result, None)`` or ``(None, message)``; ``message == "not attempted"`` for a stub."""
     try:
-        got = fn(*args)
+        out = fn(*args)
     except NotImplementedError:
         return None, "not attempted"
     except Exception as err:  # the learner's code may raise anything
         return None, f"raised {type(err).__name__}: {err}"
-    if got is None or got is Ellipsis:
+    if out is None or out is Ellipsis:
         return None, "not attempted"
+    return out, None
+
+
+def _run(fn, args):
+    """``(result as float64 array, None)`` or ``(None, message)`` for a learner's function."""
+    got, why = _call(fn, args)
+    if why is not None:
+        return None, why
     try:
         return np.asarray(_to_numpy(got), dtype=float), None
     except Exception:
@@ -621,19 +629,6 @@ def check_train_step(fn: Callable | None) -> bool:
 
 # --- notebooks 05-07 (issue 16b): one greedy layer, the corruption, the DAE step ------------------
 # The expected behaviour lives here; feedback names the mistake, never the expected numbers.
-
-def _call(fn, args):
-    """``(result, None)`` or ``(None, message)``; ``message == "not attempted"`` for a stub."""
-    try:
-        out = fn(*args)
-    except NotImplementedError:
-        return None, "not attempted"
-    except Exception as err:  # the learner's code may raise anything
-        return None, f"raised {type(err).__name__}: {err}"
-    if out is None or out is Ellipsis:
-        return None, "not attempted"
-    return out, None
-
 
 def _not_yet(name: str) -> bool:
     print(f"⏳ {name}: not attempted yet. Write the function, or reveal the solution below.")
