@@ -784,7 +784,7 @@ def check_dae_step(fn: Callable | None, sigma: float = 0.3) -> bool:
         ref.load_state_dict(params)
         loss = ((ref(inp) - target) ** 2).mean()
         loss.backward()
-        return [p.grad.detach().clone() for p in ref.parameters()], float(loss)
+        return [p.grad.detach().clone() for p in ref.parameters()], float(loss.detach())
 
     previous = None
     try:
