@@ -65,6 +65,7 @@ LAYOUT: dict[str, dict[str, list[tuple[str, object]]]] = {
         "cell-035": [("output_only", True)],          # the masking DAE's row of digits
     },
     "04_autoencoder.ipynb": {
+        "cell-017": [("output_only", True)],          # pixel vs code blends over many pairs
         "cell-007": [("zoom", 0.92)],                 # the training loop: the code is the point
         "cell-013": [("output_only", True)],          # 2-D codes of test digits
         "cell-015": [("output_only", True), ("zoom", 0.9)],  # decoded grid of 2-D codes
