@@ -57,6 +57,7 @@ LAYOUT: dict[str, dict[str, list[tuple[str, object]]]] = {
         "cell-019": [("slide_type", "subslide")],     # nearest-neighbour accuracy with noise dims
     },
     "06_denoising_autoencoder.ipynb": {
+        "i16b-008": [("output_only", True)],          # the recorded 2000-epoch run: curve and saturation
         "cell-012": [("output_only", True)],          # baselines bar chart (fragment under the numbers)
         "cell-019": [("output_only", True)],          # four pre-activation histograms
         "cell-024": [("slide_type", "subslide")],     # loss curves of the repair, below its table
