@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from .common import REPO, machine, setup_environment
+from .common import REPO, load_average, machine, setup_environment
 
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "seminar_2000epochs.json"
 TF1_TRAIN = 55_000  # TF1's input_data.read_data_sets: the first 55 000 training images, 5 000 kept for validation
@@ -61,8 +61,8 @@ def run(epochs: int = 2000, every: int = 10, device: str | None = None, out: Pat
               "command": "python -m benchmarks.seminar_2000 " + " ".join(sys.argv[1:]),
               "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "do_nothing_mse": float(((noisy - clean) ** 2).mean()),
-              "epoch": [], "test_mse": [], "saturated": [], "seconds": []}
-    start = time.perf_counter()
+              "epoch": [], "test_mse": [], "saturated": [], "seconds": [], "cpu_seconds": [], "load_average": []}
+    start, cpu_start = time.perf_counter(), time.process_time()
 
     def measure(epoch: int, net: torch.nn.Module, _history) -> None:
         if epoch % every and epoch != epochs:
@@ -71,6 +71,8 @@ def run(epochs: int = 2000, every: int = 10, device: str | None = None, out: Pat
         record["test_mse"].append(training.mse(net, noisy, clean))
         record["saturated"].append(saturation(net.eval(), noisy[:1000].to(next(net.parameters()).device)))
         record["seconds"].append(round(time.perf_counter() - start, 1))
+        record["cpu_seconds"].append(round(time.process_time() - cpu_start, 1))  # load-independent cost
+        record["load_average"].append(load_average())  # what else the machine was doing
         record["epochs_done"] = epoch
         record["status"] = "complete" if epoch == epochs else f"partial: {epoch} of {epochs} epochs"
         record["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
