@@ -216,14 +216,6 @@ def check_code_interpolation(fn: Callable | None, model, xa, xb) -> bool:
                                "decode the mixture (mixing pixels is a different thing).")
 
 
-def check_sse_per_image(answer: Any, mse_per_pixel: float, pixels: int = 784) -> bool:
-    """Notebook 05: a per-pixel MSE restated as sum of squared errors per image (Hinton &
-    Salakhutdinov's unit): ``pixels × MSE``."""
-    expected = float(mse_per_pixel) * pixels
-    return check_value("squared error per image", answer, expected, rtol=1e-4,
-                       hint=f"A mean over {pixels} pixels becomes a sum over them: multiply, don't divide.")
-
-
 def check_param_count(fn: Callable | None, reference: Callable) -> bool:
     """Notebook 05: ``fn(sizes)`` must count the parameters of a mirrored fully connected
     autoencoder with encoder layer sizes ``sizes``; ``reference(sizes)`` counts a real model's."""
