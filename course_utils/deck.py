@@ -29,13 +29,15 @@ _HIDDEN_TYPES = {"skip", "notes"}
 _NOTES_TAG = "speaker-notes"
 
 
-def _mathjax_source() -> Path:
+def _mathjax_source() -> tuple[Path, str]:
+    """The installed MathJax folder and its package version."""
     try:
         import jupyter_server_mathjax
     except ImportError as err:
         raise RuntimeError("the static site typesets formulas offline with MathJax from the "
                            "`jupyter-server-mathjax` package: pip install -r requirements.txt") from err
-    return Path(jupyter_server_mathjax.__file__).parent / "static"
+    version = getattr(jupyter_server_mathjax, "__version__", "unknown")
+    return Path(jupyter_server_mathjax.__file__).parent / "static", version
 
 
 def copy_mathjax(out: str | Path) -> Path:
@@ -44,10 +46,7 @@ def copy_mathjax(out: str | Path) -> Path:
     A copy of the same version already there is kept; a different or damaged one is replaced (the
     new copy is made beside it, then renamed into place). Returns the folder.
     """
-    import jupyter_server_mathjax
-
-    src = _mathjax_source()
-    version = getattr(jupyter_server_mathjax, "__version__", "unknown")
+    src, version = _mathjax_source()
     target = Path(out) / MATHJAX_DIR
     stamp = target / "VERSION"
     if stamp.is_file() and stamp.read_text().strip() == version and (target / "MathJax.js").is_file():
@@ -147,11 +146,12 @@ body.jp-Notebook > main { position: absolute; left: 50%; top: 50%; width: 1280px
   transform: translate(-50%, -50%) scale(var(--deck-scale, 1)); }
 .deck-slide { position: absolute; inset: 0; box-sizing: border-box; padding: 24px 48px 44px;
   overflow: hidden; }
+body:not(.deck-ready) .deck-slide { visibility: hidden; }  /* laid out while MathJax typesets */
 body.deck-ready .deck-slide { display: none; }
 body.deck-ready .deck-slide.deck-current { display: block; }
 .deck-slide.deck-scroll { overflow-y: auto; }
 .deck-fragment { visibility: hidden; }
-.deck-fragment.deck-shown, body.deck-all .deck-fragment { visibility: visible; }
+.deck-fragment.deck-shown { visibility: visible; }
 .deck-slide .jp-InputPrompt, .deck-slide .jp-OutputPrompt { display: none; }
 .deck-slide { --jp-content-font-size1: 19px; --jp-code-font-size: 15px; --jp-code-line-height: 1.35; }
 #deck-bar { position: fixed; right: 12px; bottom: 8px; z-index: 10; font: 15px system-ui, sans-serif;
