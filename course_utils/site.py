@@ -1,4 +1,4 @@
-"""Build a static, readable copy of the executed course: one HTML page per notebook plus an index.
+"""Build a static, readable copy of the executed course: a page and a slide deck per notebook, an index.
 
 Usage (from the repository root)::
 
@@ -10,7 +10,9 @@ Each notebook is executed top to bottom in a fresh kernel (its folder as working
 environment passed through, so ``COURSE_FAST``, ``COURSE_DATA_DIR`` and ``COURSE_CACHE_DIR`` apply),
 then written as HTML with its figures embedded (no separate image files), so the folder can be
 published on GitHub Pages or read offline. Sliders need a kernel, so each widget is replaced by the
-figure it drew when the notebook ran. The default output folder, ``build/site``, is
+figure it drew when the notebook ran. Beside each page, ``<name>.slides.html`` is the executed
+notebook as a slide deck (:mod:`course_utils.deck`); pages and decks load nothing from the network
+(MathJax is copied into ``assets/mathjax``). The default output folder, ``build/site``, is
 git-ignored. A notebook that fails is still written (with its error shown) and marked in the index;
 the command then exits with status 1.
 """
@@ -25,11 +27,12 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from . import config
+from . import config, deck
 from .atomic import write_text_atomic
+from .deck import MATHJAX_URL
 
 __all__ = ["find_notebooks", "build_site", "freeze_widgets", "drop_noise", "strip_ansi", "page_exporter",
-           "main"]
+           "deck_exporter", "write_deck", "main"]
 
 #: Seconds one cell may run before the build reports it as hung (full size, fast mode).
 CELL_TIMEOUT_S = (600, 180)
@@ -146,7 +149,7 @@ def drop_noise(nb) -> int:
 
 #: The page template: JupyterLab's, with each exercise's solution cell (tag ``solution``, hidden in
 #: JupyterLab by ``jupyter.source_hidden``) folded into a ``<details>`` block, closed until clicked.
-_PAGE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+_PAGE_TEMPLATE = """{%- extends 'course_offline.html.j2' -%}
 {% block any_cell %}
 {%- if 'solution' in cell.metadata.get('tags', []) -%}
 <details class="course-solution"><summary>Solution (click to reveal)</summary>
@@ -158,12 +161,38 @@ _PAGE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 
 
 def page_exporter():
-    """The nbconvert ``HTMLExporter`` of the site's pages (JupyterLab look, solutions collapsed)."""
+    """The nbconvert ``HTMLExporter`` of the site's pages (JupyterLab look, solutions collapsed).
+
+    Its pages load nothing from the network: MathJax from ``assets/mathjax`` beside them (copied
+    by :func:`course_utils.deck.copy_mathjax`), no require.js (widgets are frozen) and no mermaid."""
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
     return HTMLExporter(template_name="lab", template_file="course_page.html.j2",
-                        extra_loaders=[DictLoader({"course_page.html.j2": _PAGE_TEMPLATE})])
+                        mathjax_url=MATHJAX_URL, extra_loaders=[DictLoader(_templates())])
+
+
+def _templates() -> dict[str, str]:
+    return {"course_offline.html.j2": deck.OFFLINE_TEMPLATE, "course_page.html.j2": _PAGE_TEMPLATE,
+            "course_deck.html.j2": deck.DECK_TEMPLATE}
+
+
+def deck_exporter():
+    """The nbconvert ``HTMLExporter`` of the site's slide decks (``<name>.slides.html``): the page
+    template with cells grouped into slides (see :mod:`course_utils.deck`); offline like the pages."""
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name="lab", template_file="course_deck.html.j2",
+                        mathjax_url=MATHJAX_URL, extra_loaders=[DictLoader(_templates())])
+
+
+def write_deck(nb, target: str | Path, title: str, exporter=None) -> Path:
+    """Write the executed notebook ``nb`` as a slide deck to ``target`` (skip and notes cells left
+    out). The deck needs ``assets/mathjax`` beside it (:func:`course_utils.deck.copy_mathjax`)."""
+    exporter = exporter if exporter is not None else deck_exporter()
+    body, _ = exporter.from_notebook_node(deck.deck_notebook(nb), resources={"metadata": {"name": title}})
+    return write_text_atomic(Path(target), body)
 
 
 def _count_images(nb) -> int:
@@ -174,11 +203,12 @@ def _count_images(nb) -> int:
 def build_site(out: str | Path | None = None, only: list[str] | None = None,
                notebook_dir: str | Path | None = None, timeout: int | None = None,
                progress: bool = True) -> list[dict]:
-    """Execute the chosen notebooks and write ``out/<name>.html`` for each plus ``out/index.html``.
+    """Execute the chosen notebooks and write ``out/<name>.html`` and the slide deck
+    ``out/<name>.slides.html`` for each, ``out/index.html``, and MathJax into ``out/assets/mathjax``.
 
     ``timeout`` is the seconds one cell may run (default :data:`CELL_TIMEOUT_S`: 600 at full size,
     180 in fast mode), so a hung cell fails that notebook clearly within minutes.
-    Returns one record per notebook: ``name``, ``title``, ``html`` (path), ``seconds``,
+    Returns one record per notebook: ``name``, ``title``, ``html`` and ``slides`` (paths), ``seconds``,
     ``images`` (figures embedded) and ``error`` (None, or the first line of the failure).
     """
     timeout = config.pick(*CELL_TIMEOUT_S) if timeout is None else timeout
@@ -188,6 +218,7 @@ def build_site(out: str | Path | None = None, only: list[str] | None = None,
     out = Path(out) if out is not None else config.artifact_dir() / "site"
     out.mkdir(parents=True, exist_ok=True)
     exporter = page_exporter()
+    deck.copy_mathjax(out)
     # Figures must be captured as outputs: the kernel inherits this environment, and a non-inline
     # MPLBACKEND (e.g. Agg, set by the tests) would leave every page without images.
     saved_backend = os.environ.get("MPLBACKEND")
@@ -209,6 +240,7 @@ def _execute_and_export(paths, out, exporter, timeout, progress) -> list[dict]:
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
     records = []
+    decks = deck_exporter()
     for p in paths:
         nb = nbformat.read(p, as_version=4)
         title = _title(nb, p.stem)
@@ -229,10 +261,12 @@ def _execute_and_export(paths, out, exporter, timeout, progress) -> list[dict]:
         seconds = time.perf_counter() - t0
         freeze_widgets(nb)
         drop_noise(nb)
+        deck.offline_badges(nb)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
         target = out / (p.stem + ".html")
         write_text_atomic(target, body)
-        rec = {"name": p.name, "title": title, "html": target, "seconds": seconds,
+        slides = write_deck(nb, out / (p.stem + ".slides.html"), title, decks)
+        rec = {"name": p.name, "title": title, "html": target, "slides": slides, "seconds": seconds,
                "images": _count_images(nb), "error": error}
         records.append(rec)
         if progress:
@@ -248,7 +282,8 @@ def _index_html(records: list[dict]) -> str:
         error = strip_ansi(r["error"]) if r["error"] else None
         status = (f'<span class="bad">failed: {html.escape(error)}</span>' if error
                   else f'{r["images"]} figure(s), executed in {r["seconds"]:.0f} s')
-        rows.append(f'<li><a href="{_href(r["html"].name)}">{html.escape(r["title"])}</a>'
+        slides = (f' · <a href="{_href(r["slides"].name)}">slides</a>' if r.get("slides") else "")
+        rows.append(f'<li><a href="{_href(r["html"].name)}">{html.escape(r["title"])}</a>{slides}'
                     f' <small>— {status}</small></li>')
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -260,7 +295,9 @@ li{{margin:.4rem 0}} .bad{{color:#b00}} small{{color:#555}}</style></head>
 <h1>AutoEncoder — a way for unsupervised learning of nonlinear manifolds</h1>
 <p><b>오토인코더: 비선형 매니폴드의 비지도 학습.</b> A static, executed copy of the course
 ({mode}, built {time.strftime('%Y-%m-%d')}). Sliders need a running kernel: open a notebook on
-Binder or Colab (badges at the top of each page) to move them.</p>
+Binder or Colab (links at the top of each page) to move them. Each notebook also has its
+executed slide deck ("slides": Space or PageDown next, PageUp back, ← → by slide), which, like
+the pages, needs no network.</p>
 <ol>
 {chr(10).join(rows)}
 </ol>
@@ -295,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = records[0]["html"].parent
     failed = [r["name"] for r in records if r["error"]]
-    print(f"Wrote {len(records)} page(s) + index.html to {out} in {time.perf_counter() - t0:.0f} s"
+    print(f"Wrote {len(records)} page(s), their slide decks and index.html to {out} in {time.perf_counter() - t0:.0f} s"
           + (f"; FAILED: {', '.join(failed)}" if failed else ""))
     print(f"Open {out / 'index.html'} in a browser.")
     return 1 if failed else 0

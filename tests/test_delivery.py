@@ -317,7 +317,8 @@ def test_static_site_of_notebook_00_and_a_widget_page(tmp_path):
                          cwd=tmp_path, env=_env(COURSE_FAST="1"), capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     pages = sorted(p.name for p in out.glob("*.html"))
-    assert pages == ["00_start_here.html", "99_widget.html", "index.html"], pages
+    assert pages == ["00_start_here.html", "00_start_here.slides.html", "99_widget.html", "99_widget.slides.html",
+                     "index.html"], pages
     index = (out / "index.html").read_text(encoding="utf-8")
     assert 'href="./00_start_here.html"' in index and 'href="./99_widget.html"' in index and "failed" not in index
     figure = r'<img[^>]+src="data:image/png;base64,[A-Za-z0-9+/=\s]{1000,}'
@@ -330,6 +331,8 @@ def test_static_site_of_notebook_00_and_a_widget_page(tmp_path):
         "each solution cell of notebook 00 is folded into a closed <details> block"
     widget_page = (out / "99_widget.html").read_text(encoding="utf-8")
     assert len(re.findall(figure, widget_page)) == 1, "the slider's figure must appear once, as a plain image"
+    widget_deck = (out / "99_widget.slides.html").read_text(encoding="utf-8")
+    assert len(re.findall(figure, widget_deck)) == 1, "the deck shows the slider's figure too, once"
     with pytest.raises(ValueError, match="no notebook in .* starts with"):
         site.find_notebooks(src, only=["42"])
     assert [p.name for p in site.find_notebooks(ROOT / "notebooks", only=["00"])] == [NOTEBOOKS[0].name]

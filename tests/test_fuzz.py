@@ -50,6 +50,7 @@ CALL_LIMIT_S = 5.0
 _NEEDS_TRAINED = "needs the trained / cached models of the store (covered by the widget tests)"
 EXCLUDED: dict[str, str] = {
     "site": "runs every notebook in a subprocess (covered by tests/test_site.py)",
+    "deck": "turns executed notebooks into the site's decks and copies MathJax (covered by tests/test_site.py)",
     "prepare": "trains every cached model of the course (covered by the system test of prepare)",
     "store": "trains or loads the full cached models (covered by tests/test_store.py)",
     "probe": "trains feature maps and probes over the cached models (covered by the widget tests)",
