@@ -146,7 +146,7 @@ def drop_noise(nb) -> int:
 
 #: The page template: JupyterLab's, with each exercise's solution cell (tag ``solution``, hidden in
 #: JupyterLab by ``jupyter.source_hidden``) folded into a ``<details>`` block, closed until clicked.
-_PAGE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+_PAGE_TEMPLATE = """{%- extends 'course_notes.html.j2' -%}
 {% block any_cell %}
 {%- if 'solution' in cell.metadata.get('tags', []) -%}
 <details class="course-solution"><summary>Solution (click to reveal)</summary>
@@ -157,13 +157,29 @@ _PAGE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 """
 
 
+def speaker_notes_templates() -> dict[str, str]:
+    """The template the page template extends: JupyterLab's, with each speaker-notes cell (tag
+    ``speaker-notes``, slide type "notes": what the presenter says on a main slide, written by
+    ``tools/slide_layout.py``) folded into a closed ``<details>`` block, as the solutions are."""
+    return {"course_notes.html.j2": """{%- extends 'lab/index.html.j2' -%}
+{% block any_cell %}
+{%- if 'speaker-notes' in cell.metadata.get('tags', []) -%}
+<details class="course-speaker-notes"><summary>Speaker notes (for the presenter)</summary>
+{{ super() }}
+</details>
+{%- else -%}{{ super() }}{%- endif -%}
+{% endblock any_cell %}
+"""}
+
+
 def page_exporter():
     """The nbconvert ``HTMLExporter`` of the site's pages (JupyterLab look, solutions collapsed)."""
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
     return HTMLExporter(template_name="lab", template_file="course_page.html.j2",
-                        extra_loaders=[DictLoader({"course_page.html.j2": _PAGE_TEMPLATE})])
+                        extra_loaders=[DictLoader({"course_page.html.j2": _PAGE_TEMPLATE,
+                                                          **speaker_notes_templates()})])
 
 
 def _count_images(nb) -> int:
