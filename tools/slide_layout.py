@@ -59,9 +59,12 @@ LAYOUT: dict[str, dict[str, list[tuple[str, object]]]] = {
         "cell-009": [("slide_type", "skip")],         # the perplexity table (long; the slider shows it)
         "cell-014": [("slide_type", "subslide")],     # cluster spreads
     },
-    "05_stacked_autoencoder.ipynb": {       # until these cells are split (models | training + figure)
-        "cell-007": [("output_only", True)],          # deep vs shallow: the table and the loss curves
-        "cell-013": [("output_only", True)],          # three ways to train the stack
+    "05_stacked_autoencoder.ipynb": {       # deep vs shallow and the modern stack: code | numbers | figure
+        "cell-007b": [("slide_type", "subslide")],    # deep vs shallow: training and the table
+        "cell-007c": [("slide_type", "subslide")],    # deep vs shallow: the loss curves
+        "cell-013b": [("slide_type", "fragment")],    # three ways to train the stack: the errors
+        "cell-013c": [("slide_type", "subslide")],    # ... their loss curves
+        "cell-013d": [("slide_type", "fragment")],    # ... and the plateau check
     },
     "07_applications.ipynb": {
         "cell-018": [("output_only", True)],          # rate–distortion curves and their table
@@ -112,10 +115,28 @@ LAYOUT: dict[str, dict[str, list[tuple[str, object]]]] = {
         "cell-022": [("slide_type", "skip")],         # deep dive: why the last angles are large
         "cell-025": [("slide_type", "skip")],         # long table: error per code size (the slider plots it)
     },
-    "09_variational_autoencoder.ipynb": {
+    "09_variational_autoencoder.ipynb": {   # measured at 1280×720 (COURSE_SLIDES_ALL=1)
         "d598d86f": [("slide_type", "skip")],         # deep dive: the package's VAE equals the lesson's
         "76715bcb": [("slide_type", "skip")],         # deep dive: the KL term by Monte Carlo
         "95a89aae": [("slide_type", "skip")],
+        "947a2dc6": [("output_only", True), ("zoom", 0.55)],  # four panels (11 × 11 in): grids and codes
+        "5f833c32": [("slide_type", "subslide")],     # reading the grids
+        "936e6f67": [("output_only", True)],          # samples: the table and the rows of digits
+        "54bd1724": [("slide_type", "subslide")],     # the β table, below the slider's slide
+        "f74c06ba": [("output_only", True)],          # interpolation between two test digits
+    },
+    "10_convolutional_autoencoder.ipynb": {  # measured at 1280×720 (COURSE_SLIDES_ALL=1)
+        "nb10-05": [("zoom", 0.75)],                  # the model: the code is the point
+        "nb10-06": [("slide_type", "subslide")],      # parameter count, below the model
+        "nb10-09": [("output_only", True)],           # linear vs sigmoid output: the loss curves
+        "nb10-16": [("slide_type", "subslide"), ("output_only", True)],  # checkerboards before training
+        "nb10-17": [("output_only", True)],           # checkerboards after training
+        "nb10-18": [("slide_type", "subslide")],      # reading the Nyquist shares
+        "nb10-20": [("output_only", True)],           # the table against notebooks 04 and 06
+        "nb10-26": [("output_only", True)],           # denoising at σ = 0.3
+        "nb10-31": [("output_only", True)],           # rate–distortion, conv against fully connected
+        "nb10-32": [("slide_type", "subslide")],      # reading the compression curves
+        "nb10-34": [("output_only", True)],           # filters and feature maps
     },
 }
 
