@@ -10,7 +10,8 @@ Two levers, both cell metadata only (the notebook's teaching content is untouche
 
 The presenting track (60 minutes, :data:`speaker_notes.TRACK`) adds three rules, applied here too:
 - every cell tagged ``solution`` or ``course-setup`` is "skip" (the deck never shows an answer);
-- every main slide (slide type "slide") is followed by ONE speaker-notes cell: markdown, slide type
+- every main slide (slide type "slide") is followed by ONE speaker-notes cell (after the setup cell
+  for the title slide: the setup cell stays cell 1): markdown, slide type
   "notes", tag ``speaker-notes``, id ``notes-<slide id>``, starting with "**Speaker notes.**", its
   bullets from :data:`speaker_notes.NOTES` (a main slide without notes is an error); the static site
   folds these cells into a closed ``<details>`` (``course_utils/site.py``);
@@ -179,7 +180,7 @@ def layout_notebook(nb, name: str, layout: dict | None = None, notes: dict | Non
     notes = NOTES.get(name, {}) if notes is None else notes
     changed = []
     cells = [c for c in nb.cells if NOTES_TAG not in c.get("metadata", {}).get("tags", [])]
-    old_notes = {c.get("id"): c for c in nb.cells if c not in cells}
+    old_notes = {c.get("id"): c for c in nb.cells if NOTES_TAG in c.get("metadata", {}).get("tags", [])}
     by_id = {c.get("id"): c for c in cells}
     for cell in cells:
         if set(cell.get("metadata", {}).get("tags", [])) & set(SKIP_TAGS) and _slide_type(cell) != "skip":
@@ -193,8 +194,10 @@ def layout_notebook(nb, name: str, layout: dict | None = None, notes: dict | Non
     if missing or stray:
         raise ValueError(f"{name}: speaker notes missing for main slides {missing}; notes for cells "
                          f"that are not main slides {stray}")
-    new_cells = []
+    new_cells, pending = [], []
     for cell in cells:
+        if pending and "course-setup" not in cell.get("metadata", {}).get("tags", []):
+            new_cells.append(pending.pop())       # the title's notes go after the setup cell (cell 1)
         new_cells.append(cell)
         if _slide_type(cell) != "slide":
             continue
@@ -205,7 +208,8 @@ def layout_notebook(nb, name: str, layout: dict | None = None, notes: dict | Non
         if "".join(note.get("source", "")) != want_source or note.get("metadata") != want_md:
             changed.append(f"{name} {note_id}: speaker notes")
         note["source"], note["metadata"] = want_source, want_md
-        new_cells.append(note)
+        pending.append(note)
+    new_cells += pending
     changed += [f"{name} {i}: stale speaker notes removed" for i in old_notes]
     if [c.get("id") for c in new_cells] != [c.get("id") for c in nb.cells]:
         changed.append(f"{name}: cell order")
