@@ -149,7 +149,7 @@ def drop_noise(nb) -> int:
 
 #: The page template: JupyterLab's, with each exercise's solution cell (tag ``solution``, hidden in
 #: JupyterLab by ``jupyter.source_hidden``) folded into a ``<details>`` block, closed until clicked.
-_PAGE_TEMPLATE = """{%- extends 'course_offline.html.j2' -%}
+_PAGE_TEMPLATE = """{%- extends 'course_notes.html.j2' -%}
 {% block any_cell %}
 {%- if 'solution' in cell.metadata.get('tags', []) -%}
 <details class="course-solution"><summary>Solution (click to reveal)</summary>
@@ -158,6 +158,21 @@ _PAGE_TEMPLATE = """{%- extends 'course_offline.html.j2' -%}
 {%- else -%}{{ super() }}{%- endif -%}
 {% endblock any_cell %}
 """
+
+
+def speaker_notes_templates() -> dict[str, str]:
+    """The template the page template extends: the offline one (:mod:`course_utils.deck`), with each speaker-notes cell (tag
+    ``speaker-notes``, slide type "notes": what the presenter says on a main slide, written by
+    ``tools/slide_layout.py``) folded into a closed ``<details>`` block, as the solutions are."""
+    return {"course_notes.html.j2": """{%- extends 'course_offline.html.j2' -%}
+{% block any_cell %}
+{%- if 'speaker-notes' in cell.metadata.get('tags', []) -%}
+<details class="course-speaker-notes"><summary>Speaker notes (for the presenter)</summary>
+{{ super() }}
+</details>
+{%- else -%}{{ super() }}{%- endif -%}
+{% endblock any_cell %}
+"""}
 
 
 def page_exporter():
@@ -173,8 +188,8 @@ def page_exporter():
 
 
 def _templates() -> dict[str, str]:
-    return {"course_offline.html.j2": deck.OFFLINE_TEMPLATE, "course_page.html.j2": _PAGE_TEMPLATE,
-            "course_deck.html.j2": deck.DECK_TEMPLATE}
+    return {"course_offline.html.j2": deck.OFFLINE_TEMPLATE, **speaker_notes_templates(),
+            "course_page.html.j2": _PAGE_TEMPLATE, "course_deck.html.j2": deck.DECK_TEMPLATE}
 
 
 def deck_exporter():

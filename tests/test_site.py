@@ -344,3 +344,33 @@ def _first_slide_with_math(tab) -> int | None:
             return i
         tab.keyboard.press("Space")
     return None
+
+
+def test_speaker_notes_are_folded_closed_on_the_page():
+    """Speaker-notes cells (tools/slide_layout.py) are folded into a closed <details> of their own, as
+    solutions are; the slide's own text and the solution fold stay as they were."""
+    nb = nbformat.v4.new_notebook()
+    slide = nbformat.v4.new_markdown_cell("## The slide's heading")
+    notes = nbformat.v4.new_markdown_cell("**Speaker notes.**\n- Say: the point of the slide.\n- Point at the figure.")
+    notes.metadata.update({"tags": ["speaker-notes"], "slideshow": {"slide_type": "notes"}})
+    solution = nbformat.v4.new_code_cell("# @title Solution (double-click to reveal)\nanswer = 42")
+    solution.metadata.update({"tags": ["solution"], "jupyter": {"source_hidden": True}})
+    nb.cells = [slide, notes, solution]
+    body, _ = site.page_exporter().from_notebook_node(nb)
+    folded = re.findall(r'<details class="course-speaker-notes">(.*?)</details>', body, re.S)
+    assert len(folded) == 1 and "Say: the point of the slide." in folded[0] and "Speaker notes" in folded[0]
+    assert "The slide" in body and "The slide" not in folded[0]        # the slide's heading stays open
+    assert len(re.findall(r'<details class="course-solution">', body)) == 1 and "<details open" not in body
+    assert body.index("The slide") < body.index("course-speaker-notes") < body.index("course-solution")
+
+
+def test_every_speaker_notes_cell_of_a_lesson_is_folded():
+    path = site.default_notebook_dir() / "06_denoising_autoencoder.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    n_notes = sum("speaker-notes" in c.metadata.get("tags", []) for c in nb.cells)
+    body, _ = site.page_exporter().from_notebook_node(nb)
+    folded = re.findall(r'<details class="course-speaker-notes">(.*?)</details>', body, re.S)
+    assert n_notes >= 10 and len(folded) == n_notes
+    assert all("Speaker notes." in f for f in folded)
+    outside = re.sub(r'<details class="course-speaker-notes">.*?</details>', "", body, flags=re.S)
+    assert "Speaker notes." not in outside                               # none left unfolded
