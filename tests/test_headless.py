@@ -34,8 +34,8 @@ import pytest
 pytestmark = pytest.mark.system
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Slider cells run in one kernel. On ipykernel 7.3 under load, nbclient strands a request within
-#: the first few dozen (measured: see the issue-14 note); with a fixed kernel none ever does.
+#: Slider cells run in one kernel: each is one more chance for nbclient's comm_msg to meet the
+#: kernel's reply (the stranding is a race, so one cell alone would rarely show it).
 SLIDER_CELLS = 40
 #: Seconds one cell may take before it counts as stuck (a slider cell takes well under a second).
 CELL_TIMEOUT_S = 120
