@@ -72,7 +72,7 @@ def test_slider_cells_finish_headless_in_one_kernel(monkeypatch):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in cells])
 
     class Client(NotebookClient):
-        begun = False
+        begun, current = False, None
 
         def process_message(self, msg, cell, cell_index):
             if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "busy":
@@ -80,7 +80,7 @@ def test_slider_cells_finish_headless_in_one_kernel(monkeypatch):
             return super().process_message(msg, cell, cell_index)
 
         async def async_execute_cell(self, cell, cell_index, *args, **kwargs):
-            self.begun = False
+            self.begun, self.current = False, cell_index
             return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
 
     client = Client(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", interrupt_on_timeout=False,
@@ -89,8 +89,7 @@ def test_slider_cells_finish_headless_in_one_kernel(monkeypatch):
         client.execute()
     except CellTimeoutError as err:
         import ipykernel
-        stuck = next(i for i, c in enumerate(nb.cells) if c.get("execution_count") is None)
-        pytest.fail(f"cell {stuck} of {len(cells)} got no reply in {CELL_TIMEOUT_S} s; the kernel "
+        pytest.fail(f"cell {client.current} of {len(cells)} got no reply in {CELL_TIMEOUT_S} s; the kernel "
                     f"{'began it' if client.begun else 'never read the request (stranded on its shell socket)'}"
                     f"; ipykernel {ipykernel.__version__} (7.0–7.3 strand requests: ipython/ipykernel#1554)."
                     f"\n{str(err)[:300]}")
