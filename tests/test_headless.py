@@ -1,7 +1,8 @@
 """Headless execution (``jupyter nbconvert --execute``, nbclient) finishes after slider cells.
 
 Why this file exists: ``jupyter nbconvert --to notebook --execute`` once waited forever after a slider
-cell with the kernel idle, while nbval and the browser did not. The cause is not in the course:
+cell with the kernel idle, while nbval and the browser did not. Nothing in the course waits on a
+front end; the known cause that fits (not reproduced here, see the issue-14 note) is upstream:
 ipykernel 7.0–7.3 send shell replies raw on the shell ROUTER socket, which drains the socket's
 edge-triggered wake-up, so a request that arrives during that send is never read — and neither is
 any request after it on the same connection (ipython/ipykernel#1554; fixed in ipykernel 7.4 by
