@@ -290,8 +290,11 @@ def draw_neighbour_graph(x: np.ndarray, t: np.ndarray, edges: np.ndarray, emb: n
     fig = plt.figure(figsize=(10, 4.2))
     ax = fig.add_subplot(1, 2, 1, projection="3d")
     ax.scatter(x[:, 0], x[:, 1], x[:, 2], c=t, cmap="viridis", s=4)
-    for a, b in edges[:max_edges]:
-        ax.plot(*zip(x[a], x[b]), color="red", lw=0.6)
+    drawn = np.asarray(edges[:max_edges], dtype=int).reshape(-1, 2)
+    if len(drawn):  # one collection, not one line per edge: a redraw costs one artist
+        from mpl_toolkits.mplot3d.art3d import Line3DCollection
+        ax.add_collection3d(Line3DCollection(np.stack([x[drawn[:, 0]], x[drawn[:, 1]]], axis=1),
+                                             colors="red", linewidths=0.6))
     ax.set_title(f"{n_neighbors}-NN graph: {len(edges)} short-circuit edges")
     ax.set_xlabel("x"); ax.set_ylabel("y"); ax.set_zlabel("z")
     ax2 = fig.add_subplot(1, 2, 2)

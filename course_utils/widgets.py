@@ -9,7 +9,11 @@ forward pass and a redraw, not file loads.
 """
 from __future__ import annotations
 
+import copy
 import functools
+import inspect
+import io
+from collections import OrderedDict
 from typing import Any, Callable, Sequence
 
 import matplotlib.pyplot as plt
@@ -20,7 +24,7 @@ from matplotlib.figure import Figure
 from . import compression, config, data, denoising_field, manifolds, plotting, probe, recipes, store, training, vae
 from .pca import reconstruct as pca_reconstruct
 
-__all__ = ["show_interactive", "remember", "DIMENSIONS", "MAX_HISTOGRAM_VALUES", "NOISE_KIND_LABELS", "distance_histogram",
+__all__ = ["show_interactive", "remember", "render_png", "DIMENSIONS", "MAX_HISTOGRAM_VALUES", "NOISE_KIND_LABELS", "distance_histogram",
            "manifold_neighbours", "tsne_perplexity", "latent_size_view", "noise_view",
            "compression_view", "probe_view", "field_view", "walk_view",
            "beta_view", "latent_walk_view", "BETA_VIEW_EVAL", "conv_size_view", "SHIFTS", "shift_view", "shift_errors"]
@@ -33,19 +37,26 @@ def show_interactive(callback: Callable, **controls):
 
     ``controls`` map argument names to ipywidgets controls (or abbreviations understood by
     ``ipywidgets.interactive``, e.g. a tuple ``(0.0, 1.0, 0.05)`` for a float slider). Sliders
-    redraw when released (``continuous_update=False``) so a drag never queues many redraws. The
-    callback's figure is shown with ``plt.show()`` and closed, which works with inline matplotlib
-    on JupyterLab, Colab and Binder. Labels are shown in full (``description_width="initial"``).
+    redraw when released (``continuous_update=False``) so a drag never queues many redraws, except
+    for callbacks marked cheap (``callback.continuous_update = True``: decoding one point, moving one
+    image), whose sliders follow the drag. The callback's figure is shown as the PNG of
+    :func:`render_png` (what the benchmark times) and closed, which works with inline matplotlib on
+    JupyterLab, Colab and Binder. Labels are shown in full (``description_width="initial"``).
 
     The widget is displayed here and returned for tests and further wiring: write
     ``ui = show_interactive(...)`` so Jupyter does not display the returned widget a second time.
     """
     import ipywidgets as W
-    from IPython.display import display
+    from IPython.display import Image, display
+
+    follow = getattr(callback, "continuous_update", False) is True
+
+    def wire(c):
+        if hasattr(c, "continuous_update"):
+            c.continuous_update = follow
 
     for c in controls.values():
-        if hasattr(c, "continuous_update"):
-            c.continuous_update = False
+        wire(c)
         if hasattr(c, "style") and hasattr(c.style, "description_width"):
             c.style.description_width = "initial"  # "noise level σ", not "noise le…"
 
@@ -55,22 +66,122 @@ def show_interactive(callback: Callable, **controls):
         ran.append(True)
         result = callback(**values)
         fig = result[0] if isinstance(result, tuple) else result
-        if fig is not None:
-            plt.show()
+        if isinstance(fig, Figure):
+            display(Image(data=render_png(fig), format="png"))
             plt.close(fig)
+        elif fig is not None:
+            plt.show()
 
     ui = W.interactive(run, **controls)
     # Abbreviations such as (0.0, 1.0, 0.05) become sliders inside ``interactive``; release-to-redraw
     # applies to them too (found by the ipywidgets 7.7.1 test, tests/test_widgets_interactive.py).
     for c in ui.kwargs_widgets:
-        if hasattr(c, "continuous_update"):
-            c.continuous_update = False
+        wire(c)
     display(ui)
     if not ran:
         # ipywidgets 7 draws on the front end's "displayed" event; with no front end (a script, a
         # test) nothing would be drawn, so draw once now. ipywidgets 8 has drawn already.
         ui.update()
     return ui
+
+
+def render_png(fig: Figure) -> bytes:
+    """The PNG a slider shows for ``fig``: the figure at its own dpi, cropped as Jupyter's inline
+    backend crops (``bbox_inches="tight"``). A figure a slider callback keeps (see :func:`_kept`) is
+    rendered once and its PNG kept with it; a live figure (a callback that moves a few artists of
+    one kept figure, notebooks 09 and 10) is redrawn by blitting: the unchanging parts are drawn
+    once into a background, and each call draws only the artists that moved onto it."""
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    png = getattr(fig, "_course_png", None)
+    if png is not None:
+        return png
+    live = getattr(fig, "_course_live", None)
+    if live is not None:
+        png = _blit_png(fig, live)
+    else:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight", pil_kwargs={"compress_level": 1})
+        png = buf.getvalue()
+    if getattr(fig, "_course_kept", False):
+        fig._course_png = png
+        _drop_renderer(fig)  # the PNG is kept: the canvas's pixel buffer (MBs) is not needed again
+    return png
+
+
+def _drop_renderer(fig: Figure) -> None:
+    canvas = fig.canvas
+    if hasattr(canvas, "renderer"):
+        del canvas.renderer
+        canvas._lastKey = None  # FigureCanvasAgg makes a fresh renderer at the next draw
+
+
+def _blit_png(fig: Figure, artists: list) -> bytes:
+    """PNG of a live figure: restore the background (the figure without ``artists``, drawn again
+    only when the figure's size or dpi changed or the callback dropped it), draw ``artists`` on it."""
+    from PIL import Image
+
+    canvas = fig.canvas
+    size = (float(fig.dpi), *canvas.get_width_height())
+    background = getattr(fig, "_course_background", None)
+    if background is None or background[0] != size:
+        for a in artists:
+            a.set_animated(True)
+        try:
+            canvas.draw()
+        finally:
+            for a in artists:
+                a.set_animated(False)
+        background = fig._course_background = (size, canvas.copy_from_bbox(fig.bbox))
+    else:
+        canvas.restore_region(background[1])
+    for a in artists:
+        fig.draw_artist(a)
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
+    return buf.getvalue()
+
+
+def _kept(maxsize: int = 32) -> Callable:
+    """Decorator for a slider callback: keep its last ``maxsize`` results, per argument values, for
+    as long as the cache folder and the mode stay the same, so moving a slider back to a value shows
+    the figure (and the PNG, :func:`render_png`) made the first time. Kept figures are closed in
+    pyplot (a later ``plt.show()`` never shows them, ``plt.get_fignums()`` never grows); each call
+    returns a copy of the numbers. Arguments that cannot be keys (a list...) go straight to the
+    callback, which refuses them. A kept figure is shared: change a copy, not it."""
+    def decorate(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+        memo: OrderedDict = OrderedDict()
+        where: list = []
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                bound = sig.bind(*args, **kwargs)
+                bound.apply_defaults()
+                key = tuple((type(v), v) for v in bound.arguments.values())
+                hash(key)
+            except TypeError:
+                return fn(*args, **kwargs)
+            here = (str(config.cache_dir()), config.FAST)
+            if where != [here]:
+                memo.clear()
+                where[:] = [here]
+            hit = memo.get(key)
+            if hit is None:
+                fig, numbers = fn(*args, **kwargs)
+                plt.close(fig)
+                fig._course_kept = True
+                memo[key] = hit = (fig, numbers)
+                while len(memo) > maxsize:
+                    memo.popitem(last=False)
+            else:
+                memo.move_to_end(key)
+            return hit[0], copy.deepcopy(hit[1])
+
+        wrapper.forget = memo.clear
+        return wrapper
+    return decorate
 
 
 def remember(fn: Callable) -> Callable:
@@ -115,6 +226,7 @@ MAX_HISTOGRAM_VALUES: int = 10_000_000
 DIMENSIONS: tuple[int, ...] = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 
 
+@_kept()
 def distance_histogram(dim: int = 10, n_points: int = 400, seed: int = 0) -> tuple[Figure, Numbers]:
     """The dimension slider: ``n_points`` uniform points in [0, 1]^dim; the histogram of their pairwise
     distances divided by the mean distance (``n_points × dim`` at most MAX_HISTOGRAM_VALUES). Returns ``(fig, numbers)`` with ``relative_spread``
@@ -144,6 +256,7 @@ def distance_histogram(dim: int = 10, n_points: int = 400, seed: int = 0) -> tup
 
 # --- notebook 02: manifold hypothesis -----------------------------------------------------------
 
+@_kept()
 def manifold_neighbours(method: str = "isomap", n_neighbors: int = 8) -> tuple[Figure, Numbers]:
     """The neighbour-count slider: the Swiss roll with its short-circuit edges (neighbours on
     different turns, drawn red) and the ``method`` (``"isomap"`` or ``"lle"``) embedding with
@@ -161,13 +274,21 @@ def manifold_neighbours(method: str = "isomap", n_neighbors: int = 8) -> tuple[F
                "unrolling": float(sweep["unrolling"][i])}
     title = (f"{'Isomap' if method == 'isomap' else 'LLE'}, k={n_neighbors}: "
              f"trust {numbers['trustworthiness']:.3f}, unrolling R² {numbers['unrolling']:.2f}")
-    fig = plotting.draw_neighbour_graph(x, t, manifolds.short_circuits(x, t, int(n_neighbors)),
+    fig = plotting.draw_neighbour_graph(x, t, _short_circuits(int(n_neighbors)),
                                         sweep["embeddings"][i], int(n_neighbors), title)
     return fig, numbers
 
 
+@remember
+def _short_circuits(n_neighbors: int) -> np.ndarray:
+    """The roll's short-circuit edges for ``n_neighbors`` (the same for both methods)."""
+    x, t = manifolds.swiss_roll()
+    return manifolds.short_circuits(x, t, n_neighbors)
+
+
 # --- notebook 03: t-SNE ----------------------------------------------------------------------------
 
+@_kept()
 def tsne_perplexity(perplexity: int = 30) -> tuple[Figure, Numbers]:
     """The perplexity slider: the cached t-SNE map of the MNIST test points at ``perplexity`` (one
     of :data:`course_utils.manifolds.TSNE_PERPLEXITIES`), coloured by digit. Returns ``(fig, numbers)``
@@ -196,6 +317,7 @@ def _latent_model(code_size: int):
     return store.latent_model(code_size)[0]
 
 
+@_kept()
 def latent_size_view(code_size: int = 8, n: int = 8) -> tuple[Figure, Numbers]:
     """The latent-size widget: test digits, their reconstructions by the autoencoder and by PCA
     with ``code_size`` numbers, beside the test error against code size for both.
@@ -236,6 +358,7 @@ def _denoisers() -> dict:
     return store.denoisers()
 
 
+@_kept(maxsize=63)  # 21 levels × 3 kinds
 def noise_view(level: float = 0.3, kind: str = "gaussian", n: int = 8, n_eval: int = 1000) -> tuple[Figure, Numbers]:
     """The noise widget of notebook 06 (inference only: the models come from the store's cache).
 
@@ -272,6 +395,7 @@ def noise_view(level: float = 0.3, kind: str = "gaussian", n: int = 8, n_eval: i
 
 # --- notebook 07: applications --------------------------------------------------------------------
 
+@_kept()
 def compression_view(bits: int = 4, n: int = 8) -> tuple[Figure, Numbers]:
     """Bits-per-value slider of notebook 07: the quantized autoencoder with ``bits`` bits per code
     value on ``n`` test digits (original / autoencoder / JPEG at its smallest file), and its point
@@ -308,6 +432,7 @@ def compression_view(bits: int = 4, n: int = 8) -> tuple[Figure, Numbers]:
     return fig, numbers
 
 
+@_kept()
 def probe_view(n_labels: int = 100) -> tuple[Figure, Numbers]:
     """Labels slider of notebook 07: linear-probe test accuracy against the number of labelled
     images for pixels, PCA and autoencoder features (cached sweep), with ``n_labels`` marked."""
@@ -332,6 +457,7 @@ def _field(model, x: torch.Tensor) -> torch.Tensor:
         return model(x).double() - x.double()
 
 
+@_kept()
 def field_view(sigma: float = recipes.CURVE_SIGMA, lim: float = 1.6, n_grid: int = 17) -> tuple[Figure, Numbers]:
     """σ slider of notebook 08: the toy DAE's field r(x̃) − x̃ (cached model trained at ``sigma``) and
     the exact σ²∇log p_σ(x̃) side by side on an ``n_grid`` × ``n_grid`` grid over [−lim, lim]².
@@ -364,6 +490,7 @@ def field_view(sigma: float = recipes.CURVE_SIGMA, lim: float = 1.6, n_grid: int
     return fig, numbers
 
 
+@_kept()
 def walk_view(steps: int = 5, sigma: float = recipes.CURVE_SIGMA, n: int = 60, seed: int = 0) -> tuple[Figure, Numbers]:
     """Projection-steps slider of notebook 08: ``n`` points drawn uniformly in [−2, 2]², moved by the
     toy DAE (trained at ``sigma``) ``steps`` times. Numbers: the mean exact distance to the ring
@@ -419,6 +546,7 @@ def _beta_numbers(beta: float) -> Numbers:
             "frechet": vae.frechet_distance(vae.classifier_features(s["classifier"], samples), s["features"])}
 
 
+@_kept()
 def beta_view(beta: float = 1.0, steps: int = 15) -> tuple[Figure, Numbers]:
     """The β slider of notebook 09: the decoded grid of the 2-D VAE trained with KL weight ``beta``
     (codes at the N(0, 1) quantiles, :func:`course_utils.vae.prior_grid`) beside the rate (KL) and
@@ -453,7 +581,11 @@ def _walk_codes():
 def latent_walk_view(z1: float = 0.0, z2: float = 0.0) -> tuple[Figure, Numbers]:
     """The two sliders of notebook 09: decode the point (z1, z2) of the 2-D VAE (β = 1) — only the
     decoder runs — beside the test digits' codes with the point marked. Returns ``(fig, numbers)``
-    with ``z`` and the classifier's ``digit`` and ``probability`` for the decoded image."""
+    with ``z`` and the classifier's ``digit`` and ``probability`` for the decoded image.
+
+    Cheap enough to follow a drag (``continuous_update``): one figure is kept (per cache folder and
+    mode) and each call moves its point, image and title; :func:`render_png` blits them onto the
+    codes drawn once. Each call returns that figure, showing the new point."""
     for name, v in (("z1", z1), ("z2", z2)):
         if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not -10 <= v <= 10:
             raise ValueError(f"{name} must be a number in [-10, 10], got {v!r}")
@@ -462,13 +594,61 @@ def latent_walk_view(z1: float = 0.0, z2: float = 0.0) -> tuple[Figure, Numbers]
         image = model.decode(z)
     conf = vae.digit_confidence(_vae_scorer()["classifier"], image)
     numbers = {"z": (float(z1), float(z2)), "digit": int(conf["labels"][0]), "probability": float(conf["max_prob"][0])}
-    codes, labels = _walk_codes()
-    fig, (cx, ix) = plt.subplots(1, 2, figsize=(9, 4.2), gridspec_kw={"width_ratios": [1.5, 1]})
-    plotting.draw_latent_point(cx, ix, codes, labels, z[0], image[0],
-                               f"decoded (z₁, z₂) = ({z1:.2f}, {z2:.2f}): classifier says {numbers['digit']} "
-                               f"({numbers['probability']:.0%})")
-    fig.tight_layout()
+    title = (f"decoded (z₁, z₂) = ({z1:.2f}, {z2:.2f}): classifier says {numbers['digit']} "
+             f"({numbers['probability']:.0%})")
+    live = _latent_walk_figure()
+    fig, cx, ix = live["fig"], live["codes_ax"], live["image_ax"]
+    live["point"].set_data([float(z1)], [float(z2)])
+    ix.images[0].set_data(np.clip(plotting.to_numpy(image).reshape(28, 28), 0, 1))
+    ix.set_title(title, fontsize=10)
+    # the view covers the codes and the point, as a fresh figure's autoscale would
+    lims = _covering(live["codes"], (float(z1), float(z2)))
+    if lims != live["lims"]:
+        cx.set_xlim(*lims[0]); cx.set_ylim(*lims[1])
+        live["lims"] = lims
+        fig._course_background = None  # the codes' axes moved: draw the background again
+    fig._course_png = None
     return fig, numbers
+
+
+def _covering(codes: np.ndarray, point: tuple[float, float], margin: float = 0.05) -> tuple:
+    """Axis limits covering ``codes`` (N, 2) and ``point`` with matplotlib's default 5 % margins."""
+    pts = np.vstack([codes, np.asarray(point)[None]])
+    lo, hi = pts.min(0), pts.max(0)
+    pad = margin * (hi - lo)
+    return tuple((float(l - p), float(h + p)) for l, h, p in zip(lo, hi, pad))
+
+
+def _freeze_legend(fig: Figure, ax) -> None:
+    """Pin ``ax``'s legend where ``loc="best"`` puts it now, so moving the point never moves it."""
+    legend = ax.get_legend()
+    fig.canvas.draw()
+    x0, y0 = ax.transAxes.inverted().transform(legend.get_window_extent().p0)
+    legend.set_loc((float(x0), float(y0)))
+    legend.set_bbox_to_anchor(None)
+
+
+@remember
+def _latent_walk_figure() -> dict:
+    """The kept figure of :func:`latent_walk_view`: codes drawn once, the point and image to move."""
+    codes, labels = _walk_codes()
+    codes = np.asarray(codes, dtype=float)
+    fig, (cx, ix) = plt.subplots(1, 2, figsize=(9, 4.2), gridspec_kw={"width_ratios": [1.5, 1]})
+    plt.close(fig)  # kept here, never by pyplot
+    # laid out with the widest title the sliders make, as a fresh figure with that title would be
+    plotting.draw_latent_point(cx, ix, codes, labels, (0.0, 0.0), torch.zeros(784),
+                               "decoded (z₁, z₂) = (-3.00, -3.00): classifier says 0 (100%)")
+    fig.tight_layout()
+    lims = _covering(codes, (0.0, 0.0))
+    cx.set_xlim(*lims[0]); cx.set_ylim(*lims[1])
+    point = cx.lines[-1]
+    point.set_zorder(6)  # above the legend, where a blit draws it (and never hidden by it)
+    _freeze_legend(fig, cx)
+    fig._course_live = [point, ix.images[0], *ix.spines.values(), ix.title]  # the frame above the image, as drawn
+    return {"fig": fig, "codes_ax": cx, "image_ax": ix, "point": point, "codes": codes, "lims": lims}
+
+
+latent_walk_view.continuous_update = True
 
 
 # --- notebook 10: convolutional autoencoders (code-size slider, shift slider) ---------------------
@@ -484,6 +664,7 @@ def _conv_family() -> dict:
     return {"curve": store.conv_curve(), "x_test": data.mnist_test()[0]}
 
 
+@_kept()
 def conv_size_view(code_size: int = 16, n: int = 8) -> tuple[Figure, Numbers]:
     """The code-size slider of notebook 10: test digits rebuilt by notebook 04's fully connected
     autoencoder and by the convolutional one with ``code_size`` numbers (CONV_SIZES), beside the test
@@ -545,7 +726,12 @@ def shift_view(dx: int = 2, dy: int = 0, index: int = 0) -> tuple[Figure, Number
     (whole pixels, background filled in), rebuilt by the fully connected (04) and the convolutional
     autoencoder (code 32 each), with their error maps |output − input| and the error against the
     horizontal shift. Numbers: ``fc_mse``, ``conv_mse`` (this digit, MSE per pixel) and
-    ``fc_code_change``, ``conv_code_change`` (‖z(shifted) − z(digit)‖ / ‖z(digit)‖)."""
+    ``fc_code_change``, ``conv_code_change`` (‖z(shifted) − z(digit)‖ / ‖z(digit)‖).
+
+    Cheap enough to follow a drag (``continuous_update``): one figure is kept (per cache folder and
+    mode); a move of ``dx`` changes its images, title and mark, which :func:`render_png` blits onto
+    the rest, drawn again only when ``dy`` or ``index`` changes the curve. Each call returns that
+    figure, showing the new shift."""
     dx = _int_in(dx, min(SHIFTS), max(SHIFTS), "dx")
     dy = _int_in(dy, min(SHIFTS), max(SHIFTS), "dy")
     index = _int_in(index, 0, config.size("mnist_test") - 1, "index", " (a test digit)")
@@ -565,12 +751,39 @@ def shift_view(dx: int = 2, dy: int = 0, index: int = 0) -> tuple[Figure, Number
     panels.update({"fully connected": outs["fc"], "convolutional": outs["conv"],
                    "FC |error|": (outs["fc"] - x).abs(), "conv |error|": (outs["conv"] - x).abs()})
     errs = shift_errors(index, dy)
-    fig, (px, ax) = plt.subplots(1, 2, figsize=(12, 3.4), gridspec_kw={"width_ratios": [5, 3], "wspace": 0.25})
-    fig.subplots_adjust(bottom=0.17)
-    plotting.draw_panels(px, panels)
-    px.set_title(f"shift ({dx:+d}, {dy:+d}) px: MSE FC {numbers['fc_mse']:.4f} · conv {numbers['conv_mse']:.4f}",
-                 fontsize=10)
-    plotting.draw_shift_curve(ax, errs["shifts"], {"fully connected": (errs["fc"], "o-"),
-                                                   "convolutional": (errs["conv"], "s--")}, mark=dx)
-    ax.set_title(f"error against the horizontal shift (dy = {dy:+d})", fontsize=10)
+    title = f"shift ({dx:+d}, {dy:+d}) px: MSE FC {numbers['fc_mse']:.4f} · conv {numbers['conv_mse']:.4f}"
+    live = _shift_figure()
+    fig, px, ax = live["fig"], live["panels_ax"], live["curve_ax"]
+    if live.get("curve") != (index, dy):  # a new curve: redraw everything but what a drag of dx moves
+        for line, name in zip(ax.lines[:2], ("fc", "conv")):
+            line.set_ydata(errs[name])
+        ax.relim(); ax.autoscale_view()
+        ax.set_title(f"error against the horizontal shift (dy = {dy:+d})", fontsize=10)
+        live["curve"] = (index, dy)
+        fig._course_background = None
+    px.images[0].set_data(plotting.mosaic(np.concatenate([plotting.to_numpy(v).reshape(1, 28, 28)
+                                                          for v in panels.values()]), gap=3))
+    px.set_title(title, fontsize=10)
+    live["mark"].set_xdata([float(dx), float(dx)])
     return fig, numbers
+
+
+@remember
+def _shift_figure() -> dict:
+    """The kept figure of :func:`shift_view`: panels, curve and mark, laid out once."""
+    blank = {k: torch.zeros(1, 784) for k in ("shifted input", "fully connected", "convolutional",
+                                              "FC |error|", "conv |error|")}
+    fig, (px, ax) = plt.subplots(1, 2, figsize=(12, 3.4), gridspec_kw={"width_ratios": [5, 3], "wspace": 0.25})
+    plt.close(fig)  # kept here, never by pyplot
+    fig.subplots_adjust(bottom=0.17)
+    plotting.draw_panels(px, blank)
+    px.set_title("shift", fontsize=10)
+    zeros = np.zeros(len(SHIFTS))
+    plotting.draw_shift_curve(ax, np.array(SHIFTS), {"fully connected": (zeros, "o-"),
+                                                      "convolutional": (zeros, "s--")}, mark=0)
+    mark = ax.lines[-1]
+    fig._course_live = [px.images[0], px.title, mark, ax.get_legend()]  # the legend stays above the mark
+    return {"fig": fig, "panels_ax": px, "curve_ax": ax, "mark": mark}
+
+
+shift_view.continuous_update = True

@@ -284,6 +284,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     # widgets
     "widgets.remember": lambda: dict(fn=abs),
     "widgets.distance_histogram": lambda: dict(dim=5, n_points=20, seed=0),
+    "widgets.render_png": lambda: dict(fig=plt.figure(figsize=(2, 1))),
     # exercises
     "exercises.check_value": lambda: dict(name="a", answer=0.5, expected=0.5, rtol=1e-3, atol=0.0, hint="h"),
     "exercises.check_function": lambda: dict(name="f", fn=abs, reference=abs, cases=[(1.0,), (-2.0,)],
