@@ -194,7 +194,7 @@ NOTES: dict[str, dict[str, list[str]]] = {
         "cell-026": ["Say: a timing, printed not checked — read the ratio, not the seconds.",
                      "Point at the extrapolated hours for 2000 epochs on this device."],
         "i16b-007": ["Say: the 2000-epoch budget was run once, outside the notebook, and recorded.",
-                     "Point at the curve: the seminar's model learns slowly and stays far above the repaired one."],
+                     "Point at the curve: a small early drop, then flat near doing nothing; the saturation panel stays high."],
         "cell-030": ["Point at the three rows: origin, input X, output Y — seminar vs repaired.",
                      "Say: the same figure as the seminar, now with digits in the output."],
         "cell-032": ["Say: trained at σ = 0.3 only — how does it do from 0 to 1 (강건성)?",
