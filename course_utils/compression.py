@@ -123,9 +123,15 @@ class QuantizedAutoencoder(nn.Module):
                                for i in range(0, max(len(x), 1), batch_size)])
 
     @torch.no_grad()
-    def decode_symbols(self, symbols: np.ndarray) -> torch.Tensor:
+    def decode_symbols(self, symbols: np.ndarray, batch_size: int = 1000) -> torch.Tensor:
+        """Images (N, 784) decoded from integer symbols (N, latent), ``batch_size`` codes at a time
+        (a convolutional decoder holds 16×28×28 values per image: 10 000 at once would need ~2 GB)."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         dev = next(self.parameters()).device
-        return self.decode(from_symbols(symbols, self.bits).to(dev)).float().cpu()
+        z = from_symbols(symbols, self.bits)
+        return torch.cat([self.decode(z[i:i + batch_size].to(dev)).float().cpu()
+                          for i in range(0, max(len(z), 1), batch_size)])
 
 
 # --- sizes --------------------------------------------------------------------------------------

@@ -103,6 +103,11 @@ def test_quantized_conv_autoencoder_speaks_notebook_07s_symbols():
     assert s.shape == (10, 6) and s.max() <= 7 and s.dtype == np.uint16
     assert q.decode_symbols(s).shape == (10, 784)
     assert torch.allclose(q(x), q.decode_symbols(s), atol=1e-5)  # forward = decode(quantize(code))
+    # decoded a few codes at a time (bounded memory): the same images, and bad batch sizes refused
+    assert torch.allclose(q.decode_symbols(s, batch_size=3), q.decode_symbols(s), atol=1e-6)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="batch_size"):
+            q.decode_symbols(s, batch_size=bad)
 
 
 def test_conv_recipes_build_the_models_they_name_and_have_distinct_keys():
