@@ -119,9 +119,13 @@ def _drop_renderer(fig: Figure) -> None:
 def _blit_png(fig: Figure, artists: list) -> bytes:
     """PNG of a live figure: restore the background (the figure without ``artists``, drawn again
     only when the figure's size or dpi changed or the callback dropped it), draw ``artists`` on it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
     canvas = fig.canvas
+    if not isinstance(canvas, FigureCanvasAgg):  # e.g. a Figure made without pyplot, or a GUI backend's
+        canvas = FigureCanvasAgg(fig)            # blitting needs Agg's pixel buffer (this sets fig.canvas)
+        fig._course_background = None
     size = (float(fig.dpi), *canvas.get_width_height())
     background = getattr(fig, "_course_background", None)
     if background is None or background[0] != size:
