@@ -106,3 +106,19 @@ def test_cheap_sliders_follow_the_drag_and_the_others_wait_for_release(prepared_
         assert all(c.continuous_update is cheap for c in ui.kwargs_widgets), fn.__name__
         ui.kwargs_widgets[0].value = 2
     plt.close("all")
+
+
+def test_a_live_figure_closed_by_the_inline_backend_still_blits():
+    """Jupyter's inline backend leaves a closed figure with a bare FigureCanvasBase, which has no
+    pixel buffer: the live render must move it to Agg, not raise (10's shift slider did)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 2))
+    line, = fig.add_subplot().plot([0, 1], [0, 1])
+    FigureCanvasBase(fig)                      # what the inline backend leaves after plt.close
+    fig._course_live = [line]
+    first = widgets.render_png(fig)
+    line.set_ydata([1, 0])
+    second = widgets.render_png(fig)
+    assert first != second and Image.open(io.BytesIO(second)).size[0] > 0
