@@ -214,7 +214,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "compression.QuantizedAutoencoder.decode": lambda: dict(z=torch.rand(6, 3)),
     "compression.QuantizedAutoencoder.forward": lambda: dict(x=_images()),
     "compression.QuantizedAutoencoder.symbols": lambda: dict(x=_images(), batch_size=4),
-    "compression.QuantizedAutoencoder.decode_symbols": lambda: dict(symbols=_symbols(6)),
+    "compression.QuantizedAutoencoder.decode_symbols": lambda: dict(symbols=_symbols(6), batch_size=4),
     "compression.entropy_bits": lambda: dict(counts=[3, 0, 5]),
     "compression.code_length_bits": lambda: dict(train_symbols=_symbols(), test_symbols=_symbols(4), levels=16),
     "compression.lzma_bits": lambda: dict(symbols=_symbols()),
