@@ -46,6 +46,8 @@ def copy_mathjax(out: str | Path) -> Path:
     A copy of the same version already there is kept; a different or damaged one is replaced (the
     new copy is made beside it, then renamed into place). Returns the folder.
     """
+    if not isinstance(out, (str, Path)) or not str(out):
+        raise TypeError(f"out must be a folder path (str or Path), got {out!r}")
     src, version = _mathjax_source()
     target = Path(out) / MATHJAX_DIR
     stamp = target / "VERSION"
@@ -72,12 +74,18 @@ _BADGE = re.compile(r"\[!\[([^\]]*)\]\(\s*https?://[^)\s]*\s*\)\]\(([^)\s]+)\)")
 def offline_badges(nb) -> int:
     """Turn the Colab / Binder badges of ``nb``'s Markdown cells (remote images inside links) into
     plain text links, so pages and decks show no broken image offline. Returns how many changed."""
+    _check_notebook(nb)
     changed = 0
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source, n = _BADGE.subn(r"[\1](\2)", cell.source)
             changed += n
     return changed
+
+
+def _check_notebook(nb) -> None:
+    if not hasattr(nb, "cells") or not isinstance(nb.cells, list):
+        raise TypeError(f"nb must be a notebook read by nbformat (with a list of cells), got {type(nb).__name__}")
 
 
 def _slide_type(cell) -> str:
@@ -93,6 +101,7 @@ def deck_notebook(nb):
     groups them: a "-" cell continues the slide (or fragment) before it; the first cell starts
     a slide whatever its type. Raises ValueError when no cell is left to show.
     """
+    _check_notebook(nb)
     nb = copy.deepcopy(nb)
     kept = [c for c in nb.cells if _slide_type(c) not in _HIDDEN_TYPES
             and _NOTES_TAG not in c.metadata.get("tags", [])]

@@ -374,3 +374,16 @@ def test_every_speaker_notes_cell_of_a_lesson_is_folded():
     assert all("Speaker notes." in f for f in folded)
     outside = re.sub(r'<details class="course-speaker-notes">.*?</details>', "", body, flags=re.S)
     assert "Speaker notes." not in outside                               # none left unfolded
+
+
+def test_deck_functions_refuse_what_is_not_a_notebook_or_a_folder():
+    from course_utils import deck
+
+    for bad in (None, "notebook.ipynb", {"cells": []}):
+        with pytest.raises(TypeError, match="nb must be a notebook"):
+            deck.deck_notebook(bad)
+        with pytest.raises(TypeError, match="nb must be a notebook"):
+            deck.offline_badges(bad)
+    for bad in (None, 3, ""):
+        with pytest.raises(TypeError, match="out must be a folder"):
+            deck.copy_mathjax(bad)
