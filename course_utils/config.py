@@ -67,7 +67,7 @@ SIZES: dict[str, tuple[int, int]] = {
     # notebook 10
     "conv_train": (12_000, 2_000),       # training images of every convolutional autoencoder
     "conv_epochs": (3, 2),               # epochs of each convolutional autoencoder
-    "conv_race_s": (20, 6),              # seconds of training each model gets in the equal-time race
+    "conv_race_s": (10, 6),              # seconds of training each model gets in the equal-time race
 }
 
 

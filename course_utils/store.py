@@ -23,7 +23,7 @@ __all__ = ["trained", "is_cached", "trained_all", "training_data", "swiss_roll_a
            "latent_models", "linear_model", "tsne_of_codes", "pca_fit", "latent_curve", "dae_model", "dae_steps",
            "pca_denoiser",
            "denoisers", "compression_model", "compression_models", "compression_test_images",
-           "compression_curve", "curve_dae", "curve_daes", "swiss_roll_reconstructor", "vae_model", "vae_models",
+           "compression_curve", "compression_point", "compression_baselines", "curve_dae", "curve_daes", "swiss_roll_reconstructor", "vae_model", "vae_models",
            "digit_classifier", "conv_model", "conv_models", "conv_dae_model", "conv_curve", "conv_compression_curve"]
 
 
@@ -286,8 +286,10 @@ def compression_test_images():
     return data.load_mnist("test", n=config.size("compress_test"), seed=0)
 
 
-def compression_curve() -> dict:
-    """The rate–distortion comparison of notebook 07, computed once and cached.
+def compression_curve(bits: Sequence[int] | None = None) -> dict:
+    """The rate–distortion comparison of notebook 07 (notebook 10 asks only for its own bit depths,
+    ``bits``; default COMPRESSION_BITS), assembled from cached parts: one per quantized model
+    (:func:`compression_point`) and the baselines (:func:`compression_baselines`).
 
     On the same ``compress_test`` digits: for each quantized autoencoder (``ae_*``, one entry per
     bit depth) the fixed length ``latent × bits``, the arithmetic-coder size with a table fitted on
@@ -296,23 +298,52 @@ def compression_curve() -> dict:
     Pillow at each quality (``jpeg_file_bits``: real files, ``jpeg_payload_bits``: without headers).
     Sizes are bits per image; MSE is per pixel on [0, 1] images.
     """
-    cfg = {"models": [recipes.quantized(b).key() for b in recipes.COMPRESSION_BITS],
-           "n_test": config.size("compress_test"), "test_seed": 0,
+    if bits is None:
+        bits = recipes.COMPRESSION_BITS
+    if isinstance(bits, (str, bytes)) or not isinstance(bits, Sequence) or len(bits) == 0:
+        raise ValueError(f"bits must be a non-empty sequence of bit depths from {recipes.COMPRESSION_BITS}, got {bits!r}")
+    if len(set(bits)) != len(bits):
+        raise ValueError(f"bits must not repeat a bit depth, got {bits!r}")
+    points = [compression_point(b) for b in bits]
+    out = {k: np.concatenate([p[k] for p in points]) for k in points[0]}
+    out.update(compression_baselines())
+    return out
+
+
+def compression_point(bits: int) -> dict:
+    """Notebook 07's bit accounting of the quantized autoencoder with ``bits`` bits per value
+    (:func:`recipes.quantized`), cached: the ``ae_*`` keys of :func:`compression_curve`, each an
+    array of length 1."""
+    recipe = recipes.quantized(bits)
+    cfg = {"model": recipe.key(), "n_train": config.size("mnist_train"), "n_test": config.size("compress_test"),
+           "test_seed": 0, "rate": "train-table-arithmetic-v1"}
+
+    def compute():
+        x = data.shared_images("train", n=cfg["n_train"], seed=0)
+        return _codec_points({bits: trained(recipe)[0]}, x, compression_test_images()[0], "ae_")
+
+    return results.load_or_compute("compression_point", compute, cfg)
+
+
+def compression_baselines() -> dict:
+    """The baselines of notebook 07's rate–distortion comparison on the ``compress_test`` digits,
+    cached: PCA with quantized coefficients for every (components, bits) pair (``pca_*``, fitted on
+    the training images) and JPEG at each quality (``jpeg_*``)."""
+    cfg = {"n_train": config.size("mnist_train"), "n_test": config.size("compress_test"), "test_seed": 0,
            "pca_components": list(PCA_COMPONENTS), "pca_bits": list(PCA_BITS),
            "jpeg_qualities": list(JPEG_QUALITIES), "rate": "train-table-arithmetic-v1"}
 
     def compute():
-        x = data.shared_images("train", n=config.size("mnist_train"), seed=0)
+        x = data.shared_images("train", n=cfg["n_train"], seed=0)
         xt, _ = compression_test_images()
-        out = _codec_points({b: compression_model(b)[0] for b in recipes.COMPRESSION_BITS}, x, xt, "ae_")
-        out.update({f"pca_{k}": v for k, v in pca_rate_distortion(x, xt, PCA_COMPONENTS, PCA_BITS).items()})
+        out = {f"pca_{k}": v for k, v in pca_rate_distortion(x, xt, PCA_COMPONENTS, PCA_BITS).items()}
         jpeg = jpeg_rate_distortion(xt, JPEG_QUALITIES, keep=10)
         out.update({"jpeg_quality": jpeg["quality"], "jpeg_file_bits": jpeg["file_bits"],
                     "jpeg_payload_bits": jpeg["payload_bits"], "jpeg_mse": jpeg["mse"],
                     "jpeg_decoded": jpeg["decoded"]})
         return out
 
-    return results.load_or_compute("compression_curve", compute, cfg)
+    return results.load_or_compute("compression_baselines", compute, cfg)
 
 
 def _codec_points(quantized: dict, x_train: torch.Tensor, x_test: torch.Tensor, prefix: str) -> dict:

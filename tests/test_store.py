@@ -119,3 +119,28 @@ def test_trained_all_shows_one_bar_over_the_epochs_left_and_none_when_cached(tmp
     assert capsys.readouterr().err == "" and all(info["cached"] for _, info in again.values())
     with pytest.raises(ValueError, match="dict"):
         store.trained_all([family[1]], "x")
+
+
+def test_compression_curve_is_assembled_from_cached_points_and_baselines(tmp_cache, monkeypatch):
+    sizes = dict(config.SIZES)
+    sizes.update({"mnist_train": (400, 400), "compress_test": (50, 50), "compress_epochs": (1, 1)})
+    monkeypatch.setattr(config, "SIZES", sizes)
+    monkeypatch.setattr(store, "PCA_COMPONENTS", (2, 4))
+    monkeypatch.setattr(store, "PCA_BITS", (2, 4))
+    monkeypatch.setattr(store, "JPEG_QUALITIES", (10, 50))
+    b1, b2 = recipes.COMPRESSION_BITS[:2]
+    few = store.compression_curve([b2, b1])                # notebook 10 asks for a few bit depths only
+    assert list(few["ae_bits"]) == [b2, b1] and len(few["ae_rate"]) == 2 and len(few["jpeg_mse"]) == 2
+    cached = sorted(p.name.split("-")[0] for p in tmp_cache.iterdir())
+    assert cached.count("compression_point") == 2 and "compression_baselines" in cached
+    assert not any(n.startswith(f"quantized{b}-") for b in recipes.COMPRESSION_BITS[2:] for n in cached)
+    # the same numbers as the whole curve's entries at those bit depths (what notebook 07 shows)
+    whole = store.compression_curve()
+    assert list(whole["ae_bits"]) == list(recipes.COMPRESSION_BITS)
+    at = {b: i for i, b in enumerate(whole["ae_bits"])}
+    for key in ("ae_rate", "ae_mse", "ae_lzma_bits", "ae_fixed_bits"):
+        assert np.array_equal(few[key], whole[key][[at[b2], at[b1]]]), key
+    assert np.array_equal(few["pca_mse"], whole["pca_mse"])
+    for bad in ([], [b1, b1], "12", [5]):
+        with pytest.raises(ValueError):
+            store.compression_curve(bad)
