@@ -616,32 +616,41 @@ def _walk_slides(page, lab: Lab, kernel: str, nb: str, label: str, shots: Path, 
     return seen, too_tall, slider_checked
 
 
+def _nudge_slider(page, lab: Lab, kernel: str, nb: str, label: str, interact, slider, before_shot,
+                  deadline: Deadline, where: str = "") -> tuple[str, str]:
+    """Move the slider ``label`` one step with an arrow key, as a keyboard user would, and wait until
+    the figure under it has changed and the kernel is idle; ``before_shot()`` runs once the figure
+    is there, before the key. Returns the readout before and after. ``where``: " on the slide"."""
+    handle = slider.locator(".noUi-handle, .ui-slider-handle").first
+    readout = slider.locator(".widget-readout").first
+    value_before = readout.inner_text()
+    figure_before = _wait(lambda: _figure_of(interact), deadline,
+                          f"waiting for the figure under {label!r}{where}", limit=120)
+    before_shot()
+    at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+    handle.focus()
+    page.keyboard.press("ArrowLeft" if at_max else "ArrowRight")
+    _wait(lambda: readout.inner_text() != value_before, deadline,
+          f"waiting for {label!r} to move{where}", limit=30)
+
+    def redrawn():
+        errors = _error_outputs(page)
+        if errors:
+            pytest.fail(f"{nb}: moving {label!r}{where} raised:\n{errors[0][-3000:]}")
+        now = _figure_of(interact)
+        return now and now != figure_before and lab.kernel_state(kernel) == "idle"
+
+    _wait(redrawn, deadline, f"waiting for the figure under {label!r} to change{where}", limit=180)
+    return value_before, readout.inner_text()
+
+
 def _move_slider_on_slide(page, lab: Lab, kernel: str, nb: str, label: str, shots: Path,
                           deadline: Deadline) -> None:
     """On the current slide: the slider is a slider, an arrow key moves it, the figure changes."""
     slider = _slider(page, label)
     interact = page.locator(".widget-interact").filter(has=slider).last
-    handle = slider.locator(".noUi-handle, .ui-slider-handle").first
-    readout = slider.locator(".widget-readout").first
-    value_before = readout.inner_text()
-    figure_before = _wait(lambda: _figure_of(interact), deadline,
-                          f"waiting for the figure under {label!r} on the slide", limit=60)
-    page.screenshot(path=str(shots / "5_slide_before.png"))
-    at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
-    handle.focus()
-    page.keyboard.press("ArrowLeft" if at_max else "ArrowRight")
-    _wait(lambda: readout.inner_text() != value_before, deadline,
-          f"waiting for {label!r} to move on the slide", limit=30)
-
-    def redrawn():
-        errors = _error_outputs(page)
-        if errors:
-            pytest.fail(f"{nb}: moving {label!r} on the slide raised:\n{errors[0][-3000:]}")
-        now = _figure_of(interact)
-        return now and now != figure_before and lab.kernel_state(kernel) == "idle"
-
-    _wait(redrawn, deadline, f"waiting for the figure under {label!r} to change on the slide",
-          limit=180)
+    _nudge_slider(page, lab, kernel, nb, label, interact, slider,
+                  lambda: page.screenshot(path=str(shots / "5_slide_before.png")), deadline, " on the slide")
     assert page.locator(".jp-Deck .jp-Notebook").count(), f"{nb}: moving the slider left the slideshow"
     page.screenshot(path=str(shots / "6_slide_after.png"))
     broken = _broken_widgets(page, loading_too=True)
@@ -700,28 +709,9 @@ def test_slider_redraws_figure_in_jupyterlab(nb, label, lab, browser, artifacts)
         handle.wait_for(state="visible")
         interact = page.locator(".widget-interact").filter(has=slider).last
         interact.scroll_into_view_if_needed()
-        readout = slider.locator(".widget-readout").first
-        value_before = readout.inner_text()
-        figure_before = _wait(lambda: _figure_of(interact), deadline,
-                              f"waiting for the figure under {label!r}", limit=120)
-        interact.screenshot(path=str(shots / "2_slider_before.png"))
-
-        # Move it: focus the handle and press an arrow key, as a keyboard user would.
-        at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
-        handle.focus()
-        page.keyboard.press("ArrowLeft" if at_max else "ArrowRight")
-        _wait(lambda: readout.inner_text() != value_before, deadline,
-              f"waiting for {label!r} to move", limit=30)
-        value_after = readout.inner_text()
-
-        def redrawn():
-            errors = _error_outputs(page)
-            if errors:
-                pytest.fail(f"{nb}: moving {label!r} raised:\n{errors[0][-3000:]}")
-            now = _figure_of(interact)
-            return now and now != figure_before and lab.kernel_state(kernel) == "idle"
-
-        _wait(redrawn, deadline, f"waiting for the figure under {label!r} to change", limit=180)
+        value_before, value_after = _nudge_slider(
+            page, lab, kernel, nb, label, interact, slider,
+            lambda: interact.screenshot(path=str(shots / "2_slider_before.png")), deadline)
         interact.screenshot(path=str(shots / "3_slider_after.png"))
         page.screenshot(path=str(shots / "4_page_after.png"))
         assert value_after != value_before
