@@ -46,9 +46,9 @@ def run_notebook(path: Path, fast: bool, cache_dir: str, timeout: int | None = N
     """Run one notebook in a fresh kernel; ``timeout`` is the seconds one cell may run (default the
     static site's: 600 at full size, 180 in fast mode), so a hung cell fails in minutes."""
     import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError
 
+    from course_utils.headless import HeadlessClient
     from course_utils.site import CELL_TIMEOUT_S
 
     timeout = CELL_TIMEOUT_S[1 if fast else 0] if timeout is None else timeout
@@ -66,7 +66,7 @@ def run_notebook(path: Path, fast: bool, cache_dir: str, timeout: int | None = N
     t = time.perf_counter()
     error = None
     try:  # the kernel inherits this environment when it starts
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+        client = HeadlessClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
         client.execute()
     except CellTimeoutError:

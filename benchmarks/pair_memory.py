@@ -102,13 +102,14 @@ def _kernelspec(root: Path, cgroup: Path | None) -> str:
 
 def _run(path: Path, kernel: str, timeout: int, out: dict) -> None:
     import nbformat
-    from nbclient import NotebookClient
+
+    from course_utils.headless import HeadlessClient
 
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     t = time.perf_counter()
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name=kernel,
+        HeadlessClient(nb, timeout=timeout, kernel_name=kernel,
                        resources={"metadata": {"path": str(path.parent)}}).execute()
         out["error"] = None
     except Exception as err:  # a dead (killed) kernel or a failing cell

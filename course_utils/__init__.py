@@ -19,6 +19,7 @@ widgets     the callbacks behind every slider (fetch from the store, draw with p
 exercises   checks that say right or wrong and why, never the answer
 prepare     ``python -m course_utils.prepare``: pre-train an explicit list of jobs
 site        ``python -m course_utils.site``: the static copy of the course
+headless    ``HeadlessClient``: nbclient's runner for the site and benchmarks, minus nbclient#312
 memory      ``tune_heap`` (applied by ``data`` and ``training``, not on import)
 =========== =================================================================================
 

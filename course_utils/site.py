@@ -251,8 +251,9 @@ def build_site(out: str | Path | None = None, only: list[str] | None = None,
 
 def _execute_and_export(paths, out, exporter, timeout, progress) -> list[dict]:
     import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+    from .headless import HeadlessClient
 
     records = []
     decks = deck_exporter()
@@ -264,7 +265,7 @@ def _execute_and_export(paths, out, exporter, timeout, progress) -> list[dict]:
         t0 = time.perf_counter()
         error = None
         try:
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+            HeadlessClient(nb, timeout=timeout, kernel_name="python3",
                            resources={"metadata": {"path": str(p.parent)}}).execute()
         except CellTimeoutError:
             error = f"a cell ran longer than the {timeout} s allowed per cell (hung?); see the page"

@@ -51,6 +51,12 @@ _NEEDS_TRAINED = "needs the trained / cached models of the store (covered by the
 EXCLUDED: dict[str, str] = {
     "site": "runs every notebook in a subprocess (covered by tests/test_site.py)",
     "deck": "turns executed notebooks into the site's decks and copies MathJax (covered by tests/test_site.py)",
+    "headless.ShellChannel": "jupyter_client's shell channel around a live zmq socket (covered by "
+                             "tests/test_headless_client.py)",
+    "headless.KernelClient": "jupyter_client's kernel client with the course's shell channel; no arguments of "
+                             "its own (covered by tests/test_headless_client.py)",
+    "headless.HeadlessClient": "nbclient's NotebookClient: its arguments are nbclient's and it starts kernels "
+                               "(covered by tests/test_headless.py and tests/test_headless_client.py)",
     "prepare": "trains every cached model of the course (covered by the system test of prepare)",
     "store": "trains or loads the full cached models (covered by tests/test_store.py)",
     "probe": "trains feature maps and probes over the cached models (covered by the widget tests)",
