@@ -157,11 +157,12 @@ def test_a_shell_send_as_the_reply_arrives_holds_nbclient_but_not_the_course_cli
 
     for k, v in _kernel_env().items():
         monkeypatch.setenv(k, v)
-    plain = _cell_seconds(_racing(NotebookClient), [MARKED_CELL] * 2, RACE_TIMEOUT_S)
-    assert min(plain) > RACE_TIMEOUT_S - 0.5, (
-        f"plain nbclient's cells took {plain} s: the forced race no longer holds it (fixed upstream?)")
     course = _cell_seconds(_racing(HeadlessClient), [MARKED_CELL] * 2, RACE_TIMEOUT_S)
     assert max(course) < RACE_TIMEOUT_S / 2, f"the course client's cells took {course} s"
+    plain = _cell_seconds(_racing(NotebookClient), [MARKED_CELL] * 2, RACE_TIMEOUT_S)
+    if min(plain) < RACE_TIMEOUT_S - 0.5:  # the control: an upstream fix must not turn CI red
+        pytest.skip(f"plain nbclient's cells took {plain} s: the forced race no longer holds it "
+                    "(fixed upstream?), so the course client's pass above proves nothing")
 
 
 def test_the_course_client_still_times_out_a_cell_that_runs_too_long(monkeypatch):

@@ -62,11 +62,17 @@ async def _race(channel_class, send=None, wait=None) -> tuple[float, dict]:
 
 
 def test_jupyter_clients_channel_misses_a_reply_whose_wake_up_a_send_swallowed():
-    """The control: the scenario does reproduce the upstream race here. If this fails, the installed
-    jupyter_client / pyzmq no longer lose the wake-up and ``course_utils.headless`` could go."""
+    """The control: the scenario does reproduce the upstream race here (so the course channel's
+    tests below mean something). When a later jupyter_client / pyzmq no longer lose the wake-up,
+    this skips with their versions, saying ``course_utils.headless`` could go; it never turns CI red
+    for an upstream fix."""
+    import jupyter_client
+
     waited, msg = asyncio.run(_race(AsyncZMQSocketChannel))
     assert msg["msg_type"] == "execute_reply"
-    assert waited > WAIT_S - 0.5, f"read after {waited:.2f} s: the race did not happen"
+    if waited < WAIT_S - 0.5:
+        pytest.skip(f"jupyter_client {jupyter_client.__version__} / pyzmq {zmq.__version__} read the reply "
+                    f"after {waited:.2f} s: the upstream race is gone, course_utils.headless could go")
 
 
 def test_the_course_channel_reads_the_reply_at_once():
