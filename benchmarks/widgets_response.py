@@ -8,10 +8,11 @@ a public callback of ``course_utils.widgets`` that no entry names is listed as "
 the cached models: reported as ``first_call_s``), then over its slider's values, twice. Two times
 are taken per call: the callback alone, and the callback plus ``widgets.render_png`` of its figure,
 the PNG ``show_interactive`` displays (cropped as Jupyter's inline backend crops): what a learner
-waits for after moving the slider. The target (median ≤ 50 ms, issue 17) is judged on the latter.
-The first round is each value's first visit (its figure is drawn); the second round revisits them
-(callbacks keep the figure and PNG of a value seen before): both medians are reported, and the
-median of all calls.
+waits for after moving the slider. The first round is each value's first visit (its figure is
+drawn); the second round revisits them (callbacks keep the figure and PNG of a value seen before):
+both medians are reported, and the median of all calls. The target (median ≤ 50 ms, issue 17) is
+judged on the first visits with render: revisits cost ~0 ms, so the median of all calls would
+pass a slider whose every new value takes seconds.
 """
 from __future__ import annotations
 
@@ -137,8 +138,11 @@ def run(quick: bool = False, rounds: int | None = None, only: list[str] | None =
                     entry[f"{key}_ms_median"] = statistics.median(total[i] for i in sel)
                     entry[f"{key}_cpu_ms_median"] = statistics.median(cpu[i] for i in sel)
             res["sliders"][label] = entry
-            med = entry["with_render_ms_median"]
-            rows.append(row(f"{notebook} {label} ({name}): median / worst +render; callback alone",
+            # Judged on first visits: a revisit is served from the kept PNG in ~0 ms, so the median of
+            # all calls (half of them revisits) would say nothing about moving to a new value.
+            med = entry.get("first_visit_ms_median", entry["with_render_ms_median"])
+            entry["judged_ms_median"] = med
+            rows.append(row(f"{notebook} {label} ({name}): first-visit median +render / worst; callback alone median",
                             f"{med:.0f} / {entry['with_render_ms_worst']:.0f}; {entry['callback_ms_median']:.0f}",
                             "ms", f"≤ {TARGET_MS:g}", med <= TARGET_MS))
             rows.append(row(f"{notebook} {label}: CPU time median / worst +render",

@@ -108,6 +108,7 @@ def test_widgets_quick_times_each_callback(prepared_cache):
         assert entry["available"] and "error" not in entry, f"{name}: {entry}"
         assert positive(entry["with_render_ms_median"]) and positive(entry["callback_ms_worst"])
         assert entry["with_render_ms_worst"] >= entry["with_render_ms_median"] > 0
+        assert entry["judged_ms_median"] == entry["first_visit_ms_median"] > 0   # judged on new values, not revisits
 
 
 def test_course_quick_runs_a_notebook_in_a_fresh_kernel():
