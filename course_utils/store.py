@@ -23,7 +23,8 @@ __all__ = ["trained", "is_cached", "trained_all", "training_data", "swiss_roll_a
            "latent_models", "linear_model", "tsne_of_codes", "pca_fit", "latent_curve", "dae_model", "dae_steps",
            "pca_denoiser",
            "denoisers", "compression_model", "compression_models", "compression_test_images",
-           "compression_curve", "compression_point", "compression_baselines", "curve_dae", "curve_daes", "swiss_roll_reconstructor", "vae_model", "vae_models",
+           "compression_curve", "compression_point", "compression_baselines", "curve_dae", "curve_daes",
+           "swiss_roll_reconstructor", "vae_model", "vae_models",
            "digit_classifier", "conv_model", "conv_models", "conv_dae_model", "conv_curve", "conv_compression_curve"]
 
 
@@ -320,7 +321,7 @@ def compression_point(bits: int) -> dict:
 
     def compute():
         x = data.shared_images("train", n=cfg["n_train"], seed=0)
-        return _codec_points({bits: trained(recipe)[0]}, x, compression_test_images()[0], "ae_")
+        return _codec_points({bits: compression_model(bits)[0]}, x, compression_test_images()[0], "ae_")
 
     return results.load_or_compute("compression_point", compute, cfg)
 

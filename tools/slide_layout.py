@@ -58,6 +58,7 @@ LAYOUT: dict[str, dict[str, list[tuple[str, object]]]] = {
     "03_tsne_visualization.ipynb": {
         "cell-006": [("slide_type", "slide")],        # t-SNE against PCA maps: a main slide
         "cell-009": [("slide_type", "skip")],         # the perplexity table (long; the slider shows it)
+        "cell-011": [("output_only", True)],          # three random starts: the maps and their numbers (808 px with the code)
         "cell-014": [("slide_type", "subslide")],     # cluster spreads
     },
     "05_stacked_autoencoder.ipynb": {       # deep vs shallow and the modern stack: code | numbers | figure
