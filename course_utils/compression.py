@@ -29,6 +29,7 @@ from torch import nn
 
 from . import models
 from .data import check_images, check_ints
+from .memory import heap_batch_size
 from .pca import principal_axes
 
 __all__ = [
@@ -114,22 +115,28 @@ class QuantizedAutoencoder(nn.Module):
 
     @torch.no_grad()
     def symbols(self, x: torch.Tensor, batch_size: int = 5000) -> np.ndarray:
-        """Integer symbols (N, latent) of images (N, 784), encoded ``batch_size`` images at a time."""
+        """Integer symbols (N, latent) of images (N, 784), encoded at most ``batch_size`` images at a
+        time (fewer on the CPU where the layers are large: :func:`course_utils.memory.heap_batch_size`)."""
         check_images(x, "x", self.ae.input_dim, pixels=True)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         dev = next(self.parameters()).device
+        if len(x) > 1:  # fewer per batch where the layers are large (course_utils.memory: page faults)
+            batch_size = heap_batch_size(self.encode, x[:1].to(dev), batch_size)
         return np.concatenate([to_symbols(self.encode(x[i:i + batch_size].to(dev)), self.bits)
                                for i in range(0, max(len(x), 1), batch_size)])
 
     @torch.no_grad()
     def decode_symbols(self, symbols: np.ndarray, batch_size: int = 1000) -> torch.Tensor:
-        """Images (N, 784) decoded from integer symbols (N, latent), ``batch_size`` codes at a time
-        (a convolutional decoder holds 16×28×28 values per image: 10 000 at once would need ~2 GB)."""
+        """Images (N, 784) decoded from integer symbols (N, latent), at most ``batch_size`` codes at a
+        time (a convolutional decoder holds 16×28×28 values per image: 10 000 at once would need
+        ~2 GB; on the CPU :func:`course_utils.memory.heap_batch_size` takes fewer, ~80)."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         dev = next(self.parameters()).device
         z = from_symbols(symbols, self.bits)
+        if len(z) > 1:
+            batch_size = heap_batch_size(self.decode, z[:1].to(dev), batch_size)
         return torch.cat([self.decode(z[i:i + batch_size].to(dev)).float().cpu()
                           for i in range(0, max(len(z), 1), batch_size)])
 
@@ -230,22 +237,46 @@ def _as_images(x, name: str) -> np.ndarray:
     return x.detach().float().cpu().numpy()
 
 
-def pca_rate_distortion(x_train, x_test, components: Sequence[int], bits: Sequence[int]) -> dict:
+def pca_rate_distortion(x_train, x_test, components: Sequence[int], bits: Sequence[int],
+                        fitted: tuple | None = None) -> dict:
     """PCA with uniformly quantized coefficients, for every (components k, bits b) pair.
 
     Each coefficient is rounded to ``2**b`` levels spread over its range on the training images;
     the size is :func:`code_length_bits` (table fitted on training coefficients). Reconstructions
     are clipped to [0, 1]. Returns arrays ``components, bits, rate, mse`` (one entry per pair).
+
+    ``fitted``: ``(mean (784,), axes (784, ≥ max k))`` of the PCA of these same training images
+    (``store.pca_fit``); then ``x_train`` may also be an iterable of chunks of them
+    (:func:`course_utils.data.image_chunks`), read once, so that the 60 000 training images are
+    never in memory at once (notebook 10's peak).
     """
-    xtr, xte = _as_images(x_train, "x_train"), _as_images(x_test, "x_test")
-    ks = check_ints(components, "components", 1, min(784, len(xtr)))
+    xte = _as_images(x_test, "x_test")
     bs = check_ints(bits, "bits", 1, MAX_BITS)
-    mu, axes = principal_axes(torch.from_numpy(xtr))
+    if fitted is None:
+        xtr = _as_images(x_train, "x_train")
+        ks = check_ints(components, "components", 1, min(784, len(xtr)))
+        mu, axes = principal_axes(torch.from_numpy(xtr))
+        chunks = (xtr[i:i + 10_000] for i in range(0, len(xtr), 10_000))
+    else:
+        if not isinstance(fitted, (tuple, list)) or len(fitted) != 2:
+            raise ValueError(f"fitted must be (mean (784,), axes (784, k)) or None, got {type(fitted).__name__}")
+        try:
+            mu, axes = (torch.as_tensor(np.asarray(v, dtype=np.float32)) for v in fitted)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"fitted must be (mean (784,), axes (784, k)) of numbers: {err}") from None
+        if tuple(mu.shape) != (784,) or axes.dim() != 2 or axes.shape[0] != 784 or axes.shape[1] < 1:
+            raise ValueError(f"fitted must be (mean (784,), axes (784, k)), got shapes {tuple(mu.shape)} and {tuple(axes.shape)}")
+        if not (torch.isfinite(mu).all() and torch.isfinite(axes).all()):
+            raise ValueError("fitted must hold finite numbers (a mean and principal axes), got NaN or infinity")
+        ks = check_ints(components, "components", 1, axes.shape[1])
+        if isinstance(x_train, (torch.Tensor, np.ndarray)):
+            x_train = [x_train]
+        chunks = (_as_images(c, "x_train") for c in x_train)
     vt, mean = axes.T.numpy(), mu.numpy()
     # coefficients on the top max(ks) axes, 10 000 rows at a time; the first k columns are the
     # coefficients on the top k axes, so every k reuses them (no full-size centred copy of x_train)
     top = vt[:max(ks)]
-    coef_tr = np.concatenate([(xtr[i:i + 10_000] - mean) @ top.T for i in range(0, len(xtr), 10_000)])
+    coef_tr = np.concatenate([(c - mean) @ top.T for c in chunks])
     coef_te = (xte - mean) @ top.T
     out = {"components": [], "bits": [], "rate": [], "mse": []}
     for k in ks:

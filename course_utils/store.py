@@ -9,6 +9,8 @@ derived from the cached models.
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Callable, Sequence
 
 import numpy as np
@@ -16,7 +18,7 @@ import torch
 
 from . import checkpoints, config, data, denoising_field, manifolds, pca, recipes, results, training
 from .compression import code_length_bits, jpeg_rate_distortion, lzma_bits, pca_rate_distortion, zlib_bits
-from .device import one_thread
+from .device import one_thread, pick_device, tune_threads
 from .recipes import Recipe
 
 __all__ = ["trained", "is_cached", "trained_all", "training_data", "swiss_roll_autoencoder", "latent_model",
@@ -25,7 +27,7 @@ __all__ = ["trained", "is_cached", "trained_all", "training_data", "swiss_roll_a
            "denoisers", "compression_model", "compression_models", "compression_test_images",
            "compression_curve", "compression_point", "compression_baselines", "curve_dae", "curve_daes",
            "swiss_roll_reconstructor", "vae_model", "vae_models",
-           "digit_classifier", "conv_model", "conv_models", "conv_dae_model", "conv_curve", "conv_compression_curve"]
+           "digit_classifier", "conv_model", "conv_models", "conv_baselines", "conv_dae_model", "conv_curve", "conv_compression_curve"]
 
 
 def training_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
@@ -75,15 +77,75 @@ def trained(recipe: Recipe, progress: bool = False,
             pretrain(model, recipe.pretrain_epochs)
             extra["pretrained_test_mse"] = training.mse(model, xt)
         y = _one_hot_labels(recipe) if recipe.model == "classifier" else None
-        if recipe.threads == 1:
+        if getattr(_SIDE_BY_SIDE, "workers", 0):   # trained_all already runs everything on one thread
+            extra["trained_side_by_side"] = _SIDE_BY_SIDE.workers
+            history = recipe.fit(model, x, xt, progress=progress, penalty=penalty, on_epoch=on_epoch, y_train=y)
+        elif recipe.threads == 1:
             with one_thread():
                 history = recipe.fit(model, x, xt, progress=progress, penalty=penalty, on_epoch=on_epoch, y_train=y)
         else:
             history = recipe.fit(model, x, xt, progress=progress, penalty=penalty, on_epoch=on_epoch, y_train=y)
         return {**history.as_dict(), **extra}
 
-    model, info = checkpoints.load_or_train(recipe.name, recipe.build, train, recipe.key())
+    def build() -> torch.nn.Module:
+        with _BUILD_LOCK:  # build() seeds torch's global generator: one model at a time
+            return recipe.build()
+
+    model, info = checkpoints.load_or_train(recipe.name, build, train, recipe.key())
     return model.cpu().eval(), info
+
+
+_BUILD_LOCK = threading.Lock()
+_SIDE_BY_SIDE = threading.local()  # .workers in a trained_all worker thread
+
+
+class _Stopped(Exception):
+    """Raised at an epoch's end in a side-by-side worker once another one failed or was interrupted."""
+
+
+def _side_by_side(recipe: Recipe) -> bool:
+    """Whether ``recipe`` may train beside others: it trains on one thread (``threads=1``) on the CPU."""
+    return recipe.threads == 1 and (recipe.device or pick_device().type) == "cpu"
+
+
+def _train_side_by_side(todo: list[Recipe], workers: int, bar) -> None:
+    """Train (and cache) ``todo``, ``workers`` models at a time in threads, PyTorch on one thread:
+    the small networks of notebooks 04 and 07 gain nothing from a second thread per model, and two
+    side by side train ~1.6-1.9x the images per second of one (2-core VM). The first failure (or
+    an interrupt) stops the others at their next epoch's end and is raised here; nothing
+    half-trained is cached."""
+    stop, lock, epochs = threading.Event(), threading.Lock(), [0]
+
+    def count(*_):
+        if stop.is_set():
+            raise _Stopped("stopped: another model of the family failed or training was interrupted")
+        with lock:
+            epochs[0] += 1
+
+    def work(recipe: Recipe):
+        _SIDE_BY_SIDE.workers = workers
+        try:
+            return trained(recipe, on_epoch=count)
+        finally:
+            _SIDE_BY_SIDE.workers = 0
+
+    with one_thread(), ThreadPoolExecutor(workers, thread_name_prefix="course-train") as pool:
+        futures = {pool.submit(work, r): r for r in todo}
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+                if bar is not None:
+                    bar.update(epochs[0] - bar.n)
+                    ready = sum(f.done() for f in futures)
+                    bar.set_postfix_str(f"{ready}/{len(todo)} trained, {workers} at a time", refresh=True)
+                for f in done:
+                    f.result()  # the first failure, raised in the caller's thread
+        except BaseException:
+            stop.set()
+            for f in pending:
+                f.cancel()
+            raise
 
 
 def is_cached(recipe: Recipe) -> bool:
@@ -96,16 +158,30 @@ def is_cached(recipe: Recipe) -> bool:
 def trained_all(family: dict, what: str, progress: bool = True) -> dict:
     """``{key: (model, info)}`` for a ``{key: Recipe}`` family, with ONE progress bar for the whole
     job: its total is the epochs still to train, its label the model training now. Shown only when
-    something must be trained (all cached: no bar, milliseconds)."""
+    something must be trained (all cached: no bar, milliseconds).
+
+    One-thread CPU recipes (``threads=1``: notebook 04's and 07's families) still to train are
+    trained side by side, one per CPU the course uses (:func:`course_utils.device.tune_threads`;
+    ``COURSE_THREADS=1``: one at a time); their ``info["trained_side_by_side"]`` says how many at
+    once, so their ``seconds`` are read as such. The rest train one after the other."""
     if not isinstance(family, dict) or not all(isinstance(r, Recipe) for r in family.values()):
         raise ValueError("trained_all expects a dict {key: course_utils.recipes.Recipe}")
-    todo = [r for r in family.values() if not is_cached(r)]
+    todo = list({checkpoints.cache_path(r.name, r.key()): r for r in family.values() if not is_cached(r)}.values())
     bar = None
     if progress and todo:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=sum(r.epochs for r in todo), desc=what, unit="epoch", leave=True)
+    # the shared MNIST subsets, loaded once, here, and held while the family trains: every model
+    # (and every side-by-side worker) then reads one copy (data.shared_images keeps only weak
+    # references: 188 MB per copy of the 60 000 training images, and a reload per model)
+    held: list = []
     try:
+        held.extend(training_data(r) for r in todo)
+        side = [r for r in todo if _side_by_side(r)]
+        workers = min(tune_threads()[0], len(side))
+        if workers > 1:
+            _train_side_by_side(side, workers, bar)
         out = {}
         for i, (key, recipe) in enumerate(family.items()):
             if bar is not None:
@@ -115,6 +191,7 @@ def trained_all(family: dict, what: str, progress: bool = True) -> dict:
             bar.set_postfix_str(f"{len(family)} models ready", refresh=True)
         return out
     finally:
+        held.clear()
         if bar is not None:
             bar.close()
 
@@ -278,8 +355,10 @@ def compression_model(bits: int, progress: bool = False):
 
 
 def compression_models(progress: bool = False) -> dict:
-    """``{bits: QuantizedAutoencoder}`` for every bit depth of COMPRESSION_BITS."""
-    return {b: compression_model(b, progress)[0] for b in recipes.COMPRESSION_BITS}
+    """``{bits: QuantizedAutoencoder}`` for every bit depth of COMPRESSION_BITS (trained side by side
+    where not cached: :func:`trained_all`)."""
+    fam = trained_all({b: recipes.quantized(b) for b in recipes.COMPRESSION_BITS}, "compression models", progress)
+    return {b: model for b, (model, _) in fam.items()}
 
 
 def compression_test_images():
@@ -305,6 +384,9 @@ def compression_curve(bits: Sequence[int] | None = None) -> dict:
         raise ValueError(f"bits must be a non-empty sequence of bit depths from {recipes.COMPRESSION_BITS}, got {bits!r}")
     if len(set(bits)) != len(bits):
         raise ValueError(f"bits must not repeat a bit depth, got {bits!r}")
+    missing = [b for b in bits if not checkpoints.cache_path("compression_point", _point_config(b), ".npz").is_file()]
+    if len(missing) > 1:  # their models, side by side where not cached
+        trained_all({b: recipes.quantized(b) for b in missing}, "compression models")
     points = [compression_point(b) for b in bits]
     out = {k: np.concatenate([p[k] for p in points]) for k in points[0]}
     out.update(compression_baselines())
@@ -315,15 +397,18 @@ def compression_point(bits: int) -> dict:
     """Notebook 07's bit accounting of the quantized autoencoder with ``bits`` bits per value
     (:func:`recipes.quantized`), cached: the ``ae_*`` keys of :func:`compression_curve`, each an
     array of length 1."""
-    recipe = recipes.quantized(bits)
-    cfg = {"model": recipe.key(), "n_train": config.size("mnist_train"), "n_test": config.size("compress_test"),
-           "test_seed": 0, "rate": "train-table-arithmetic-v1"}
+    cfg = _point_config(bits)
 
     def compute():
-        x = data.shared_images("train", n=cfg["n_train"], seed=0)
-        return _codec_points({bits: compression_model(bits)[0]}, x, compression_test_images()[0], "ae_")
+        return _codec_points({bits: compression_model(bits)[0]}, lambda: data.image_chunks("train", n=cfg["n_train"], seed=0),
+                             compression_test_images()[0], "ae_")
 
     return results.load_or_compute("compression_point", compute, cfg)
+
+
+def _point_config(bits: int) -> dict:
+    return {"model": recipes.quantized(bits).key(), "n_train": config.size("mnist_train"),
+            "n_test": config.size("compress_test"), "test_seed": 0, "rate": "train-table-arithmetic-v1"}
 
 
 def compression_baselines() -> dict:
@@ -335,9 +420,11 @@ def compression_baselines() -> dict:
            "jpeg_qualities": list(JPEG_QUALITIES), "rate": "train-table-arithmetic-v1"}
 
     def compute():
-        x = data.shared_images("train", n=cfg["n_train"], seed=0)
         xt, _ = compression_test_images()
-        out = {f"pca_{k}": v for k, v in pca_rate_distortion(x, xt, PCA_COMPONENTS, PCA_BITS).items()}
+        fit = pca_fit(cfg["n_train"], seed=0)    # the same training images' PCA, cached (04's)
+        x = data.image_chunks("train", n=cfg["n_train"], seed=0)   # read once, 10 000 at a time
+        out = {f"pca_{k}": v for k, v in pca_rate_distortion(x, xt, PCA_COMPONENTS, PCA_BITS,
+                                                             fitted=(fit["mean"], fit["components"])).items()}
         jpeg = jpeg_rate_distortion(xt, JPEG_QUALITIES, keep=10)
         out.update({"jpeg_quality": jpeg["quality"], "jpeg_file_bits": jpeg["file_bits"],
                     "jpeg_payload_bits": jpeg["payload_bits"], "jpeg_mse": jpeg["mse"],
@@ -347,14 +434,15 @@ def compression_baselines() -> dict:
     return results.load_or_compute("compression_baselines", compute, cfg)
 
 
-def _codec_points(quantized: dict, x_train: torch.Tensor, x_test: torch.Tensor, prefix: str) -> dict:
+def _codec_points(quantized: dict, train_chunks: Callable, x_test: torch.Tensor, prefix: str) -> dict:
     """Notebook 07's bit accounting of quantized autoencoders ``{bits: model}``: arrays ``bits``,
     ``fixed_bits`` (latent × bits), ``rate`` (arithmetic-coded with a table fitted on the symbols of
-    ``x_train``), ``lzma_bits``, ``zlib_bits`` and ``mse`` (decoded ``x_test`` against ``x_test``),
-    each key starting with ``prefix``."""
+    the training images, read chunk by chunk from ``train_chunks()``: :func:`data.image_chunks`),
+    ``lzma_bits``, ``zlib_bits`` and ``mse`` (decoded ``x_test`` against ``x_test``), each key
+    starting with ``prefix``."""
     out = {k: [] for k in ("bits", "fixed_bits", "rate", "lzma_bits", "zlib_bits", "mse")}
     for b, m in quantized.items():
-        s_tr, s_te = m.symbols(x_train), m.symbols(x_test)
+        s_tr, s_te = np.concatenate([m.symbols(c) for c in train_chunks()]), m.symbols(x_test)
         out["bits"].append(b)
         out["fixed_bits"].append(m.latent_dim * b)
         out["rate"].append(code_length_bits(s_tr, s_te, 2 ** b))
@@ -416,6 +504,15 @@ def conv_models(progress: bool = False) -> dict:
     return {k: conv_model(k, progress=progress)[0] for k in recipes.CONV_SIZES}
 
 
+def conv_baselines(progress: bool = True) -> dict:
+    """``{recipe name: (model, info)}``: what notebook 10 compares its convolutional models with,
+    notebook 04's latent models at CONV_SIZES and notebook 07's quantized models at CONV_BITS.
+    Cached after 04 and 07 have run; otherwise trained here as ONE family (:func:`trained_all`), so
+    that two at a time leaves no CPU waiting beside a family's odd last model."""
+    family = [recipes.latent(k) for k in recipes.CONV_SIZES] + [recipes.quantized(b) for b in recipes.CONV_BITS]
+    return trained_all({r.name: r for r in family}, "models of notebooks 04 and 07", progress)
+
+
 def conv_dae_model(progress: bool = False):
     """``(model, info)``: the convolutional denoising autoencoder of :func:`recipes.conv_dae`."""
     return trained(recipes.conv_dae(), progress)
@@ -447,7 +544,8 @@ def conv_compression_curve() -> dict:
            "rate": "train-table-arithmetic-v1"}
 
     def compute():
-        x = data.shared_images("train", n=rs[0].n_train, seed=rs[0].data_seed)
-        return _codec_points({r.quantize_bits: trained(r)[0] for r in rs}, x, compression_test_images()[0], "conv_")
+        return _codec_points({r.quantize_bits: trained(r)[0] for r in rs},
+                             lambda: data.image_chunks("train", n=rs[0].n_train, seed=rs[0].data_seed),
+                             compression_test_images()[0], "conv_")
 
     return results.load_or_compute("conv_compression_curve", compute, cfg)

@@ -19,7 +19,7 @@ from torch import nn
 
 from .data import check_images, check_seed, noise_function
 from .device import flush_denormals, pick_device, tune_threads
-from .memory import tune_heap
+from .memory import heap_batch_size, tune_heap
 
 __all__ = ["History", "fit", "code_l1_objective", "penalty_objective", "reconstruct", "mse", "make_corruptor", "check_images", "choose_autocast"]
 
@@ -478,12 +478,15 @@ def fit(
 
 def _batched_outputs(model: nn.Module, x: torch.Tensor, batch_size: int):
     """Yield ``(start, model(x[start:start + batch_size]))`` (float, on the model's device) in eval
-    mode, restoring the model's mode afterwards."""
+    mode, restoring the model's mode afterwards. On the CPU the batches may be smaller than
+    ``batch_size``: :func:`course_utils.memory.heap_batch_size` keeps each layer's output on the heap."""
     first = _check_model(model)
     batch_size = _positive_int(batch_size, "batch_size")
     was_training = model.training
     model.eval()
     try:
+        if x.shape[0] > 1:  # layer outputs that stay on the heap (course_utils.memory: page faults)
+            batch_size = heap_batch_size(model, x[:1].to(first.device, first.dtype), batch_size)
         for i in range(0, x.shape[0], batch_size):
             xb = x[i:i + batch_size].to(first.device, first.dtype)  # float16 / float64 in: the model's dtype
             out = model(xb)

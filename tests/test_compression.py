@@ -173,3 +173,20 @@ def test_code_length_refuses_more_levels_than_a_symbol_can_hold():
     with pytest.raises(ValueError, match=r"levels must be an integer from 2 to 65536 \(2\*\*MAX_BITS\), got 1000000000"):
         C.code_length_bits(s, s, levels=10**9)
     assert C.code_length_bits(s, s, levels=2**16) > 0
+
+
+def test_pca_rate_distortion_from_a_fitted_pca_and_chunks_equals_the_whole_computation():
+    from course_utils.pca import principal_axes
+
+    g = torch.Generator().manual_seed(0)
+    x, xt = torch.rand(300, 784, generator=g), torch.rand(40, 784, generator=g)
+    whole = C.pca_rate_distortion(x, xt, [2, 8], [2, 4])
+    mean, axes = principal_axes(x)
+    parts = C.pca_rate_distortion([x[:128], x[128:256], x[256:]], xt, [2, 8], [2, 4],
+                                            fitted=(mean.numpy(), axes.numpy()))
+    for k in ("components", "bits", "rate", "mse"):
+        assert np.allclose(parts[k], whole[k], rtol=1e-5, atol=1e-7), k
+    with pytest.raises(ValueError, match="fitted"):
+        C.pca_rate_distortion(x, xt, [2], [2], fitted=(mean[:10], axes))
+    with pytest.raises(ValueError, match="components"):
+        C.pca_rate_distortion(x, xt, [9], [2], fitted=(mean, axes[:, :8]))   # more than it has

@@ -150,6 +150,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "data.load_mnist": lambda: dict(split="test", n=20, root=str(data.config.data_dir()), seed=0),
     "data.labels": lambda: dict(split="test", n=20, root=str(data.config.data_dir()), seed=0),
     "data.shared_images": lambda: dict(split="test", n=20, root=str(data.config.data_dir()), seed=0, chunk=7),
+    "data.image_chunks": lambda: dict(split="test", n=20, root=str(data.config.data_dir()), seed=0, chunk=7),
     "data.add_noise": lambda: dict(x=_images(), kind="gaussian", level=0.3, clip=False,
                                    generator=torch.Generator().manual_seed(0)),
     "data.check_images": lambda: dict(x=_images(), name="x", dim=784, ndim=2, pixels=True),
@@ -227,7 +228,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "compression.zlib_bits": lambda: dict(symbols=_symbols()),
     "compression.psnr": lambda: dict(mse=0.01, peak=1.0),
     "compression.pca_rate_distortion": lambda: dict(x_train=_images(20), x_test=_images(5, 1),
-                                                    components=[2, 4], bits=[2, 4]),
+                                                    components=[2, 4], bits=[2, 4], fitted=None),
     "compression.jpeg_rate_distortion": lambda: dict(x=_images(3), qualities=[10, 50], keep=2),
     "compression.jpeg_header_bytes": lambda: dict(data=_jpeg_bytes()),
     "compression.pareto_front": lambda: dict(rate=[1.0, 2.0, 3.0], mse=[0.3, 0.1, 0.2]),
@@ -304,6 +305,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "config.artifact_dir": dict,
     "memory.limit_heap_growth": lambda: dict(threshold=memory_threshold()),
     "memory.tune_heap": dict,
+    "memory.heap_batch_size": lambda: dict(fn=torch.nn.Linear(4, 3), example=torch.zeros(1, 4), batch_size=100),
     "atomic.file_mode": dict,
     # checkpoints, recipes
     "checkpoints.cache_key": lambda: dict(name="latent2", cfg={"a": 1}),
@@ -445,6 +447,7 @@ NON_FINITE_BY_DESIGN: dict[str, str] = {
 SKIPPED: dict[tuple[str, str, str], str] = {
     ("data.load_mnist", "root", "string"): "a string is a valid folder name: MNIST would be downloaded",
     ("data.shared_images", "root", "string"): "a string is a valid folder name: MNIST would be downloaded",
+    ("data.image_chunks", "root", "string"): "a string is a valid folder name: MNIST would be downloaded",
     ("data.labels", "root", "string"): "a string is a valid folder name: MNIST would be downloaded",
 }
 

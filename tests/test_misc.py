@@ -194,3 +194,25 @@ def test_the_size_bounds_still_allow_what_the_course_uses():
     assert manifolds.swiss_roll(1_500)[0].shape == (1_500, 3)
     assert plotting.mosaic(torch.rand(3, 784), gap=4).shape == (28, 3 * 28 + 2 * 4)
     assert pca.principal_axes(torch.rand(50, 784), 3)[1].shape == (784, 3)
+
+
+def test_heap_batch_size_keeps_each_layer_output_below_half_the_mmap_threshold():
+    from course_utils.memory import MMAP_THRESHOLD, heap_batch_size
+
+    conv = torch.nn.Sequential(torch.nn.Unflatten(1, (1, 28, 28)), torch.nn.Conv2d(1, 16, 3, padding=1),
+                               torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(16 * 784, 784))
+    x = torch.rand(1, 784)
+    per_image = 16 * 784 * 4                                # the conv layer's output, float32
+    assert heap_batch_size(conv, x, 2000) == (MMAP_THRESHOLD // 2) // per_image
+    assert heap_batch_size(conv, x, 10) == 10               # never more than asked
+    fc = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 784))
+    assert heap_batch_size(fc, x, 2000) == min(2000, (MMAP_THRESHOLD // 2) // (784 * 4))
+    assert heap_batch_size(lambda t: t * 2, x, 500) == 500  # no module inside: nothing measured
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="batch_size"):
+            heap_batch_size(fc, x, bad)
+    # the batches it picks give the same reconstructions as one big batch
+    from course_utils import training
+    xs = torch.rand(300, 784)
+    with torch.no_grad():
+        assert torch.allclose(training.reconstruct(conv, xs), conv(xs), atol=1e-5)

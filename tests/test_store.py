@@ -121,6 +121,50 @@ def test_trained_all_shows_one_bar_over_the_epochs_left_and_none_when_cached(tmp
         store.trained_all([family[1]], "x")
 
 
+def test_trained_all_trains_one_thread_recipes_side_by_side_with_the_weights_of_one_at_a_time(
+        tmp_cache, tmp_path, monkeypatch, capsys):
+    family = {k: _tiny(epochs=3, threads=1, init_seed=k, n_train=600) for k in (1, 2, 3)}
+    threads_before = torch.get_num_threads()
+    monkeypatch.setattr(store, "tune_threads", lambda: (2, "two CPUs (test)"))
+    side = store.trained_all(family, "tiny family")
+    err = capsys.readouterr().err
+    assert torch.get_num_threads() == threads_before           # one_thread() is undone
+    assert all(info["trained_side_by_side"] == 2 for _, info in side.values())   # trained now, 2 at once
+    assert "2 at a time" in err and "9/9" in err
+    # one CPU: the same recipes one after the other, in another cache: the same weights, bit for bit
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "one_at_a_time"))
+    monkeypatch.setattr(store, "tune_threads", lambda: (1, "one CPU (test)"))
+    alone = store.trained_all(family, "tiny family")
+    for k in family:
+        assert "trained_side_by_side" not in alone[k][1] and alone[k][1]["cached"] is False
+        for a, b in zip(side[k][0].state_dict().values(), alone[k][0].state_dict().values()):
+            assert torch.equal(a, b), k
+    assert not torch.equal(side[1][0].encoder[0].weight, side[2][0].encoder[0].weight)  # seeds differ
+
+
+def test_trained_all_side_by_side_raises_the_first_failure_and_caches_nothing_half_trained(tmp_cache, monkeypatch):
+    monkeypatch.setattr(store, "tune_threads", lambda: (2, "two CPUs (test)"))
+    family = {"ok": _tiny(epochs=200, threads=1, n_train=2000), "bad": _tiny(name="bad", epochs=50, threads=1)}
+    real_fit = Recipe.fit
+
+    def fit(self, model, *args, on_epoch=None, **kw):        # the "bad" model fails in its second epoch
+        def fail(epoch, *more):
+            if self.name == "bad" and epoch == 2:
+                raise RuntimeError("out of memory (test)")
+            if on_epoch is not None:
+                on_epoch(epoch, *more)
+        return real_fit(self, model, *args, on_epoch=fail, **kw)
+
+    monkeypatch.setattr(Recipe, "fit", fit)
+    threads_before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="out of memory"):
+        store.trained_all(family, "failing family", progress=False)
+    assert torch.get_num_threads() == threads_before
+    assert not store.is_cached(family["bad"])
+    assert not tmp_cache.exists() or not any(tmp_cache.iterdir())   # nothing written, not even a temporary file
+    assert not store.is_cached(family["ok"])          # stopped at its next epoch's end, not cached
+
+
 def test_compression_curve_is_assembled_from_cached_points_and_baselines(tmp_cache, monkeypatch):
     sizes = dict(config.SIZES)
     sizes.update({"mnist_train": (400, 400), "compress_test": (50, 50), "compress_epochs": (1, 1)})
