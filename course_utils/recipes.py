@@ -68,6 +68,10 @@ class Recipe:
     with weight ``beta`` on its KL term: ``loss="elbo"``) or ``"classifier"`` (a
     :class:`~course_utils.vae.DigitClassifier` with ``sizes`` from input to classes, trained with
     ``loss="cross_entropy"`` on one-hot labels).
+
+    ``threads=1`` trains on one PyTorch thread (``None``: PyTorch's choice): for networks that gain
+    nothing from a second thread, and :func:`course_utils.store.trained_all` then trains such a
+    family side by side, one model per CPU (notebooks 04 and 07; figures in benchmarks/README.md).
     """
 
     name: str
