@@ -274,25 +274,16 @@ def image_chunks(split: str = "train", n: int | None = None, root: str | Path | 
     """The images of ``load_mnist(split, n, root, seed)``, ``chunk`` rows at a time: an iterator of
     float32 tensors (≤ chunk, 784), the same rows in the same order, for code that reads each image
     once (notebook 07's arithmetic-coder tables). Only one chunk is in memory at a time (31 MB for
-    10 000 rows) instead of 188 MB for the 60 000 training images; a held shared
-    copy (:func:`shared_images`) is sliced instead of read again. Arguments are checked here, before
-    the first chunk."""
+    10 000 rows) instead of 188 MB for the 60 000 training images. Always converted from the
+    verified files (never a notebook's shared copy, which a learner may have changed). Arguments
+    are checked here, before the first chunk."""
     if isinstance(chunk, bool) or not isinstance(chunk, int) or not 1 <= chunk <= 10**9:
         raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
-    key, images, _, idx = _locate(split, n, root, seed)
-    ref = _ISSUED.get(key)
-    held = ref() if ref is not None else None
+    _, images, _, idx = _locate(split, n, root, seed)
     rows = len(images) if idx is None else len(idx)
     tune_heap()
-
-    def chunks():
-        for i in range(0, rows, chunk):
-            if held is not None:
-                yield held[i:i + chunk]
-            else:
-                yield _to_float(images[i:i + chunk] if idx is None else images[idx[i:i + chunk]])
-
-    return chunks()
+    return (_to_float(images[i:i + chunk] if idx is None else images[idx[i:i + chunk]])
+            for i in range(0, rows, chunk))
 
 
 def _unchanged(x: torch.Tensor, images: np.ndarray, idx: np.ndarray | None, chunk: int) -> bool:

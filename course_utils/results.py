@@ -19,13 +19,19 @@ import torch
 from .checkpoints import (_FIX, DamagedCache, _check_meta, _digest, _normalise, _parse_json_dict, _reject,
                           _save_or_warn, _warn, cache_key, cache_path)
 
-__all__ = ["load_or_compute", "MAX_RESULT_BYTES", "read_recorded", "RECORDED_DIR"]
+__all__ = ["load_or_compute", "is_cached", "MAX_RESULT_BYTES", "read_recorded", "RECORDED_DIR"]
 
 #: Where the repository keeps its recorded benchmark runs (absent when the package is installed alone).
 RECORDED_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
 #: The largest cached result (sum of its arrays' declared sizes) that is ever inflated.
 MAX_RESULT_BYTES = 512 * 2**20
+
+
+def is_cached(name: str, config: dict[str, Any]) -> bool:
+    """Whether :func:`load_or_compute` would find ``name``'s result for ``config`` on disk (a file
+    there that turns out damaged is still rebuilt when it is loaded)."""
+    return cache_path(name, config, suffix=".npz").is_file()
 
 
 def load_or_compute(name: str, compute: Callable[[], Any], config: dict[str, Any]):

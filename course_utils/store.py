@@ -9,6 +9,7 @@ derived from the cached models.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Callable, Sequence
@@ -77,13 +78,10 @@ def trained(recipe: Recipe, progress: bool = False,
             pretrain(model, recipe.pretrain_epochs)
             extra["pretrained_test_mse"] = training.mse(model, xt)
         y = _one_hot_labels(recipe) if recipe.model == "classifier" else None
-        if getattr(_SIDE_BY_SIDE, "workers", 0):   # trained_all already runs everything on one thread
-            extra["trained_side_by_side"] = _SIDE_BY_SIDE.workers
-            history = recipe.fit(model, x, xt, progress=progress, penalty=penalty, on_epoch=on_epoch, y_train=y)
-        elif recipe.threads == 1:
-            with one_thread():
-                history = recipe.fit(model, x, xt, progress=progress, penalty=penalty, on_epoch=on_epoch, y_train=y)
-        else:
+        side = getattr(_SIDE_BY_SIDE, "workers", 0)  # in trained_all's workers: already on one thread
+        if side:
+            extra["trained_side_by_side"] = side
+        with one_thread() if recipe.threads == 1 and not side else contextlib.nullcontext():
             history = recipe.fit(model, x, xt, progress=progress, penalty=penalty, on_epoch=on_epoch, y_train=y)
         return {**history.as_dict(), **extra}
 
@@ -130,7 +128,7 @@ def _train_side_by_side(todo: list[Recipe], workers: int, bar) -> None:
             _SIDE_BY_SIDE.workers = 0
 
     with one_thread(), ThreadPoolExecutor(workers, thread_name_prefix="course-train") as pool:
-        futures = {pool.submit(work, r): r for r in todo}
+        futures = [pool.submit(work, r) for r in todo]
         pending = set(futures)
         try:
             while pending:
@@ -384,7 +382,7 @@ def compression_curve(bits: Sequence[int] | None = None) -> dict:
         raise ValueError(f"bits must be a non-empty sequence of bit depths from {recipes.COMPRESSION_BITS}, got {bits!r}")
     if len(set(bits)) != len(bits):
         raise ValueError(f"bits must not repeat a bit depth, got {bits!r}")
-    missing = [b for b in bits if not checkpoints.cache_path("compression_point", _point_config(b), ".npz").is_file()]
+    missing = [b for b in bits if not results.is_cached("compression_point", _point_config(b))]
     if len(missing) > 1:  # their models, side by side where not cached
         trained_all({b: recipes.quantized(b) for b in missing}, "compression models")
     points = [compression_point(b) for b in bits]

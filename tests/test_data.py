@@ -266,13 +266,14 @@ def test_image_chunks_give_load_mnists_rows_in_order_one_chunk_at_a_time():
     mnist_dir = None                                        # the course's data folder (COURSE_DATA_DIR)
     from course_utils.data import image_chunks, load_mnist, shared_images
 
-    x, _ = load_mnist("test", n=250, root=mnist_dir, seed=3)
+    x = load_mnist("test", n=250, root=mnist_dir, seed=3)[0].clone()
     parts = list(image_chunks("test", n=250, root=mnist_dir, seed=3, chunk=100))
     assert [len(p) for p in parts] == [100, 100, 50] and all(p.dtype == torch.float32 for p in parts)
     assert torch.equal(torch.cat(parts), x)
-    held = shared_images("test", n=250, root=mnist_dir, seed=3)        # a held copy is sliced, not re-read
+    held = shared_images("test", n=250, root=mnist_dir, seed=3)        # a changed shared copy is not what it gives
+    held[0, 0] = 0.5
     first = next(image_chunks("test", n=250, root=mnist_dir, seed=3, chunk=100))
-    assert first.data_ptr() == held.data_ptr() and torch.equal(first, x[:100])
+    assert torch.equal(first, x[:100]) and first[0, 0] != held[0, 0]
     assert torch.equal(torch.cat(list(image_chunks("test", root=mnist_dir, chunk=4000))), load_mnist("test", root=mnist_dir)[0])
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="chunk"):

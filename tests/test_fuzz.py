@@ -310,6 +310,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     # checkpoints, recipes
     "checkpoints.cache_key": lambda: dict(name="latent2", cfg={"a": 1}),
     "checkpoints.cache_path": lambda: dict(name="latent2", cfg={"a": 1}, suffix=".npz"),
+    "results.is_cached": lambda: dict(name="latent2", config={"a": 1}),
     "recipes.Recipe": lambda: dict(name="r", sizes=(784, 8, 2), hidden_activation="relu", code_activation=None,
                                    output_activation="sigmoid", init="kaiming", quantize_bits=None, init_seed=0,
                                    data="mnist", n_train=10, n_test=5, data_seed=0, noise_kind="gaussian",
