@@ -338,7 +338,8 @@ def draw_probe(labels: np.ndarray, accuracy: np.ndarray, features: Sequence[str]
     ax.set_title("Linear classifier on each kind of feature"); ax.legend(fontsize=8)
     bars = bx.bar(range(len(features)), mean[:, j], color=[f"C{i}" for i in range(len(features))])
     bx.bar_label(bars, labels=[f"{v:.1%}" for v in mean[:, j]], fontsize=9)
-    bx.set_xticks(range(len(features))); bx.set_xticklabels(features)
+    # one word a line: "sparse autoencoder" and "denoising autoencoder" side by side overlapped
+    bx.set_xticks(range(len(features))); bx.set_xticklabels([f.replace(" ", "\n") for f in features], fontsize=8)
     bx.set_ylim(0, 1); bx.set_ylabel("test accuracy")
     bx.set_title(f"{n_labels} labels, mean of {accuracy.shape[-1]} draw(s)")
     fig.tight_layout()

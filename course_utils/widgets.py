@@ -321,7 +321,6 @@ def _latent_model(code_size: int):
     return store.latent_model(code_size)[0]
 
 
-@_kept()
 def latent_size_view(code_size: int = 8, n: int = 8) -> tuple[Figure, Numbers]:
     """The latent-size widget: test digits, their reconstructions by the autoencoder and by PCA
     with ``code_size`` numbers, beside the test error against code size for both.
@@ -329,25 +328,119 @@ def latent_size_view(code_size: int = 8, n: int = 8) -> tuple[Figure, Numbers]:
     Models come from :func:`course_utils.store.latent_model` (trained once, then cached), so this
     never retrains after the first call. Returns ``(fig, {"code_size", "test_mse", "pca_mse"})``
     with errors as mean squared error per pixel on the test images.
+
+    Cheap enough to follow a drag (``continuous_update``): one figure is kept per ``n`` (and cache
+    folder and mode), laid out once for every code size, whose reconstructions the first call
+    computes; each call changes its images, row names, mark and title, which :func:`render_png`
+    blits onto the curves drawn once. Each call returns that figure, showing the new code size.
     """
     _one_of(code_size, recipes.LATENT_SIZES, "code_size")
     n = _int_in(n, 1, 20, "n", " (digits shown)")
-    family, model = _latent_family(), _latent_model(code_size)
+    live = _latent_size_figure(n)
+    _latent_size_show(live, code_size)
+    return live["fig"], dict(live["numbers"][code_size])
+
+
+@remember
+def _latent_size_figure(n: int) -> dict:
+    """The kept figure of :func:`latent_size_view` for ``n`` digits a row: the error curves drawn
+    once, every code size's rows, numbers, title and mark, the figure sized for the widest of them."""
+    family = _latent_family()
     curve, xt = family["curve"], family["x_test"]
     x = xt[:: max(1, len(xt) // n)][:n]
-    i = int(np.flatnonzero(curve["sizes"] == code_size)[0])
-    numbers = {"code_size": int(code_size), "test_mse": float(curve["ae_test_mse"][i]),
-               "pca_mse": float(curve["pca_test_mse"][i])}
-
+    views, numbers, first_rows = {}, {}, None
+    for i, k in enumerate(int(k) for k in curve["sizes"]):
+        nums = numbers[k] = {"code_size": k, "test_mse": float(curve["ae_test_mse"][i]),
+                             "pca_mse": float(curve["pca_test_mse"][i])}
+        rows = {"original": x, f"autoencoder ({k})": training.reconstruct(_latent_model(k), x),
+                f"PCA ({k})": pca_reconstruct(x, k, family["pca"])}
+        first_rows = first_rows or rows
+        views[k] = (*plotting.stack_rows(rows, n), list(rows),
+                    f"code size {k}: AE {nums['test_mse']:.4f} · PCA {nums['pca_mse']:.4f}", (k, nums["test_mse"]))
     fig, (rx, ax) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [n, 6], "wspace": 0.08})
-    plotting.draw_rows(rx, {"original": x, f"autoencoder ({code_size})": training.reconstruct(model, x),
-                            f"PCA ({code_size})": pca_reconstruct(x, code_size, family["pca"])}, n=n, fontsize=9)
+    plt.close(fig)  # kept here, never by pyplot
+    plotting.draw_rows(rx, first_rows, n=n, fontsize=9)
     plotting.draw_error_curve(ax, curve["sizes"], {"autoencoder": (curve["ae_test_mse"], "o-"),
                                                    "PCA": (curve["pca_test_mse"], "s--")},
-                              mark=(code_size, numbers["test_mse"]))
-    ax.set_title(f"code size {code_size}: AE {numbers['test_mse']:.4f} · PCA {numbers['pca_mse']:.4f}",
-                 fontsize=10)
-    return fig, numbers
+                              mark=views[int(curve["sizes"][0])][4])
+    live = {"fig": fig, "rows_ax": rx, "curve_ax": ax, "mark": ax.lines[-1], "views": views, "numbers": numbers,
+            "fontsize": 9, "title_size": 10, "default": 8 if 8 in views else next(iter(views))}
+    _latent_size_live(live)
+    return live
+
+
+def _latent_size_show(live: dict, value) -> None:
+    """Show ``value``'s rows, row names, title and mark on a kept figure of rows beside a curve
+    (:func:`latent_size_view`, :func:`compression_view`, :func:`conv_size_view`)."""
+    img, centres, names, title, mark = live["views"][value]
+    rx, ax = live["rows_ax"], live["curve_ax"]
+    rx.images[0].set_data(img)
+    rx.set_yticks(centres, names, fontsize=live["fontsize"])
+    ax.set_title(title, fontsize=live["title_size"])
+    live["mark"].set_data([float(mark[0])], [float(mark[1])])
+
+
+def _latent_size_live(live: dict) -> None:
+    """Lay out a kept figure of rows beside a curve for every value it shows (see
+    :func:`_latent_size_crop`) and name its live artists: the rows and their names, the mark, the
+    title, and the legend too where a mark would cover part of it (the legend is drawn above it)."""
+    fig, rx, ax, mark = live["fig"], live["rows_ax"], live["curve_ax"], live["mark"]
+    values = list(live["views"])
+    _latent_size_crop(fig, [functools.partial(_latent_size_show, live, v) for v in values])
+    legend = ax.get_legend()
+    _latent_size_show(live, live["default"])
+    _freeze_legend(fig, ax)  # where a fresh figure of the default value has it ("best" searches each draw)
+    marks = [live["views"][v][4] for v in values]
+    fig._course_live = [rx.images[0], rx.yaxis, mark,
+                        *([legend] if _latent_size_covers(fig, mark, marks, legend) else []), ax.title]
+
+
+def _latent_size_covers(fig: Figure, mark, places: Sequence[tuple], artist) -> bool:
+    """Whether the line ``mark`` (a marker, or a vertical line: y ``None``), moved to any of
+    ``places`` (``(x, y)`` in its coordinates), touches ``artist``'s box: a blit draws the mark above
+    it where a full draw puts it below, so then the artist must be live too. Leaves the mark as it was."""
+    renderer = fig.canvas.get_renderer()
+    box = artist.get_window_extent(renderer).padded(2)
+    xs, ys = mark.get_data()
+    try:
+        for x, y in places:
+            mark.set_data([x] * len(xs), ys if y is None else [y] * len(ys))
+            if mark.get_window_extent(renderer).overlaps(box):
+                return True
+        return False
+    finally:
+        mark.set_data(xs, ys)
+
+
+def _latent_size_crop(fig: Figure, variants: Sequence[Callable[[], None]]) -> None:
+    """Size a kept figure as ``bbox_inches="tight"`` crops it (its tight box plus
+    ``savefig.pad_inches``), for every text it will show: each of ``variants`` puts one slider
+    value on it, and the figure becomes the union of their boxes. Every axes keeps its size and
+    place on the page, so the PNG is the one a fresh figure of that value would give (only as wide
+    as its widest value needs). Also gives the figure an Agg canvas (pyplot's inline backend leaves
+    a closed one with none). The figures of :func:`latent_size_view`, :func:`compression_view`,
+    :func:`probe_view` and :func:`conv_size_view` use it."""
+    from matplotlib import rcParams
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.transforms import Bbox
+
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
+    boxes = []
+    for put in variants:
+        put()
+        boxes.append(fig.get_tightbbox(renderer))
+    box = Bbox.union(boxes).padded(rcParams["savefig.pad_inches"])
+    w, h = fig.get_size_inches()
+    places = [(a, a.get_position(original=True)) for a in fig.axes]
+    fig.set_size_inches(box.width, box.height)
+    for a, p in places:
+        a.set_position(((p.x0 * w - box.x0) / box.width, (p.y0 * h - box.y0) / box.height,
+                        p.width * w / box.width, p.height * h / box.height))
+
+
+latent_size_view.continuous_update = True
 
 
 # --- notebook 06: denoising autoencoder (noise slider, description "noise level σ") -----------------
@@ -399,54 +492,120 @@ def noise_view(level: float = 0.3, kind: str = "gaussian", n: int = 8, n_eval: i
 
 # --- notebook 07: applications --------------------------------------------------------------------
 
-@_kept()
 def compression_view(bits: int = 4, n: int = 8) -> tuple[Figure, Numbers]:
     """Bits-per-value slider of notebook 07: the quantized autoencoder with ``bits`` bits per code
     value on ``n`` test digits (original / autoencoder / JPEG at its smallest file), and its point
-    on the rate–distortion curve. Numbers: sizes in bits per image and the error."""
+    on the rate–distortion curve. Numbers: sizes in bits per image and the error.
+
+    Cheap enough to follow a drag (``continuous_update``): one figure is kept per ``n`` (and cache
+    folder and mode), laid out once for every bit depth, whose decoded digits the first call
+    computes; each call changes its images, row names, mark and title, which :func:`render_png`
+    blits onto the curves drawn once. Each call returns that figure, showing the new bit depth."""
     _one_of(bits, recipes.COMPRESSION_BITS, "bits")
     n = _int_in(n, 1, 10, "n")
-    model = store.compression_model(bits)[0]
+    live = _compression_figure(n)
+    _latent_size_show(live, bits)
+    return live["fig"], dict(live["numbers"][bits])
+
+
+@remember
+def _compression_figure(n: int) -> dict:
+    """The kept figure of :func:`compression_view` for ``n`` digits a row: the rate–distortion curves
+    drawn once, every bit depth's rows, numbers, title and mark, sized for the widest of them."""
     curve = store.compression_curve()
     x = store.compression_test_images()[0][:n]
-    rec = model.decode_symbols(model.symbols(x))
-    i = list(curve["ae_bits"]).index(bits)
     q0 = int(np.argmin(curve["jpeg_file_bits"]))
-    numbers = {
-        "bits_per_value": int(bits), "code_values": int(model.latent_dim),
-        "fixed_bits": int(curve["ae_fixed_bits"][i]), "rate_bits": float(curve["ae_rate"][i]),
-        "lzma_bits": float(curve["ae_lzma_bits"][i]), "mse": float(curve["ae_mse"][i]),
-        "psnr_db": compression.psnr(float(curve["ae_mse"][i])), "raw_bits": 784 * 8,
-        "jpeg_quality": int(curve["jpeg_quality"][q0]), "jpeg_file_bits": float(curve["jpeg_file_bits"][q0]),
-        "jpeg_payload_bits": float(curve["jpeg_payload_bits"][q0]), "jpeg_mse": float(curve["jpeg_mse"][q0]),
-    }
-    numbers["ratio_vs_raw"] = numbers["raw_bits"] / numbers["rate_bits"]
+    views, numbers, first_rows = {}, {}, None
+    for bits in recipes.COMPRESSION_BITS:
+        model = store.compression_model(bits)[0]
+        rec = model.decode_symbols(model.symbols(x))
+        i = list(curve["ae_bits"]).index(bits)
+        nums = numbers[bits] = {
+            "bits_per_value": int(bits), "code_values": int(model.latent_dim),
+            "fixed_bits": int(curve["ae_fixed_bits"][i]), "rate_bits": float(curve["ae_rate"][i]),
+            "lzma_bits": float(curve["ae_lzma_bits"][i]), "mse": float(curve["ae_mse"][i]),
+            "psnr_db": compression.psnr(float(curve["ae_mse"][i])), "raw_bits": 784 * 8,
+            "jpeg_quality": int(curve["jpeg_quality"][q0]), "jpeg_file_bits": float(curve["jpeg_file_bits"][q0]),
+            "jpeg_payload_bits": float(curve["jpeg_payload_bits"][q0]), "jpeg_mse": float(curve["jpeg_mse"][q0]),
+        }
+        nums["ratio_vs_raw"] = nums["raw_bits"] / nums["rate_bits"]
+        rows = {"original": x, f"AE, {bits} bit/value\n≈{nums['rate_bits']:.0f} bits": rec,
+                f"JPEG q={nums['jpeg_quality']}\n{nums['jpeg_file_bits']:.0f} bits": curve["jpeg_decoded"][q0][:n]}
+        first_rows = first_rows or rows
+        views[bits] = (*plotting.stack_rows(rows, n), list(rows),
+                       f"{bits} bit/value: {nums['rate_bits']:.0f} bits/image, PSNR {nums['psnr_db']:.1f} dB",
+                       (nums["rate_bits"], nums["mse"]))
     fig, (rx, ax) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [n, 6], "wspace": 0.3})
-    plotting.draw_rows(rx, {
-        "original": x, f"AE, {bits} bit/value\n≈{numbers['rate_bits']:.0f} bits": rec,
-        f"JPEG q={numbers['jpeg_quality']}\n{numbers['jpeg_file_bits']:.0f} bits": curve["jpeg_decoded"][q0][:n],
-    }, n=n, fontsize=8)
+    plt.close(fig)  # kept here, never by pyplot
+    plotting.draw_rows(rx, first_rows, n=n, fontsize=8)
+    first = recipes.COMPRESSION_BITS[0]
     plotting.plot_rate_distortion({
         "autoencoder (arithmetic-coded)": (curve["ae_rate"], curve["ae_mse"], "o-"),
         "PCA, quantized (best per size)": (*compression.pareto_front(curve["pca_rate"], curve["pca_mse"]), "s--"),
         "JPEG payload (no headers)": (curve["jpeg_payload_bits"], curve["jpeg_mse"], "^:"),
         "JPEG real file": (curve["jpeg_file_bits"], curve["jpeg_mse"], "v-"),
-    }, ax=ax, mark=(numbers["rate_bits"], numbers["mse"]), title_size=9,
-        title=f"{bits} bit/value: {numbers['rate_bits']:.0f} bits/image, PSNR {numbers['psnr_db']:.1f} dB")
-    return fig, numbers
+    }, ax=ax, mark=views[first][4], title_size=9, title=views[first][3])
+    live = {"fig": fig, "rows_ax": rx, "curve_ax": ax, "mark": ax.lines[-1], "views": views, "numbers": numbers,
+            "fontsize": 8, "title_size": 9, "default": 4 if 4 in views else first}
+    _latent_size_live(live)
+    return live
 
 
-@_kept()
+compression_view.continuous_update = True
+
+
 def probe_view(n_labels: int = 100) -> tuple[Figure, Numbers]:
     """Labels slider of notebook 07: linear-probe test accuracy against the number of labelled
-    images for pixels, PCA and autoencoder features (cached sweep), with ``n_labels`` marked."""
+    images for pixels, PCA and autoencoder features (cached sweep), with ``n_labels`` marked.
+
+    Cheap enough to follow a drag (``continuous_update``): one figure is kept (per cache folder and
+    mode), laid out once for every count; each call moves its mark and changes the bars, their
+    labels and the title, which :func:`render_png` blits onto the curves drawn once. Each call
+    returns that figure, showing the new count."""
     _one_of(n_labels, probe.PROBE_LABELS, "n_labels")
-    sweep = probe.probe_sweep()
-    labels, acc = sweep["labels"], sweep["accuracy"]
+    live = _probe_figure()  # holds the cached sweep, read once
+    labels, acc = live["labels"], live["accuracy"]
     j = list(labels).index(n_labels)
     numbers = {"n_labels": int(n_labels), "draws": int(acc.shape[-1]),
                **{f"{kind}_accuracy": float(acc[i, j].mean()) for i, kind in enumerate(probe.PROBE_FEATURES)}}
-    return plotting.draw_probe(labels, acc, probe.PROBE_FEATURES, n_labels), numbers
+    _probe_show(live, j)
+    return live["fig"], numbers
+
+
+@remember
+def _probe_figure() -> dict:
+    """The kept figure of :func:`probe_view`: the accuracy curves drawn once, sized for every
+    count's bars and title, with the mark, bars, bar labels and title to change."""
+    sweep = probe.probe_sweep()
+    labels, acc = sweep["labels"], sweep["accuracy"]
+    fig = plotting.draw_probe(labels, acc, probe.PROBE_FEATURES, labels[0])
+    plt.close(fig)  # kept here, never by pyplot
+    ax, bx = fig.axes
+    ax.lines[-1].set_zorder(2.2)  # above the error bars' markers (2.1), where a blit draws it
+    live = {"fig": fig, "mark": ax.lines[-1], "bars": list(bx.patches), "bar_labels": list(bx.texts),
+            "bars_ax": bx, "labels": labels, "accuracy": acc, "mean": acc.mean(-1), "draws": acc.shape[-1]}
+    _latent_size_crop(fig, [functools.partial(_probe_show, live, j) for j in range(len(labels))])
+    legend = ax.get_legend()
+    _probe_show(live, list(labels).index(100) if 100 in labels else 0)
+    _freeze_legend(fig, ax)  # where "best" puts it for the notebook's 100 labels, for every count
+    covered = _latent_size_covers(fig, live["mark"], [(float(v), None) for v in labels], legend)
+    fig._course_live = [live["mark"], *([legend] if covered else []), *live["bars"], bx.spines["bottom"],
+                        *live["bar_labels"], bx.title]  # the axis line stays above the bars, as drawn
+    return live
+
+
+def _probe_show(live: dict, j: int) -> None:
+    """Show the ``j``-th labelled count of the sweep on :func:`probe_view`'s kept figure."""
+    n_labels, mean = live["labels"][j], live["mean"][:, j]
+    live["mark"].set_xdata([float(n_labels)] * 2)
+    for bar, label, v in zip(live["bars"], live["bar_labels"], mean):
+        bar.set_height(float(v))
+        label.xy = (label.xy[0], float(v))
+        label.set_text(f"{v:.1%}")
+    live["bars_ax"].set_title(f"{n_labels} labels, mean of {live['draws']} draw(s)")
+
+
+probe_view.continuous_update = True
 
 
 # --- notebook 08: the denoising field on the 2-D ring --------------------------------------------
@@ -668,33 +827,59 @@ def _conv_family() -> dict:
     return {"curve": store.conv_curve(), "x_test": data.mnist_test()[0]}
 
 
-@_kept()
 def conv_size_view(code_size: int = 16, n: int = 8) -> tuple[Figure, Numbers]:
     """The code-size slider of notebook 10: test digits rebuilt by notebook 04's fully connected
     autoencoder and by the convolutional one with ``code_size`` numbers (CONV_SIZES), beside the test
     error against code size for both. Returns ``(fig, {"code_size", "fc_mse", "conv_mse",
-    "fc_parameters", "conv_parameters"})``, errors as MSE per pixel on the test images."""
+    "fc_parameters", "conv_parameters"})``, errors as MSE per pixel on the test images.
+
+    Cheap enough to follow a drag (``continuous_update``): one figure is kept per ``n`` (and cache
+    folder and mode), laid out once for every code size, whose reconstructions the first call
+    computes; each call changes its images, row names, mark and title, which :func:`render_png`
+    blits onto the curves drawn once. Each call returns that figure, showing the new code size."""
     _one_of(code_size, recipes.CONV_SIZES, "code_size")
     n = _int_in(n, 1, 20, "n", " (digits shown)")
+    live = _conv_size_figure(n)
+    _latent_size_show(live, code_size)
+    return live["fig"], dict(live["numbers"][code_size])
+
+
+@remember
+def _conv_size_figure(n: int) -> dict:
+    """The kept figure of :func:`conv_size_view` for ``n`` digits a row: the error curves drawn once,
+    every code size's rows, numbers, title and mark, the figure sized for the widest of them."""
     fam = _conv_family()
-    fc, conv = _conv_pair(code_size)
     curve, xt = fam["curve"], fam["x_test"]
     x = xt[:: max(1, len(xt) // n)][:n]
-    i = list(curve["sizes"]).index(code_size)
-    numbers = {"code_size": int(code_size), "fc_mse": float(curve["fc_test_mse"][i]),
-               "conv_mse": float(curve["conv_test_mse"][i]),
-               "fc_parameters": sum(p.numel() for p in fc.parameters()),
-               "conv_parameters": sum(p.numel() for p in conv.parameters())}
+    views, numbers, first_rows = {}, {}, None
+    for code_size in recipes.CONV_SIZES:
+        fc, conv = _conv_pair(code_size)
+        i = list(curve["sizes"]).index(code_size)
+        nums = numbers[code_size] = {
+            "code_size": int(code_size), "fc_mse": float(curve["fc_test_mse"][i]),
+            "conv_mse": float(curve["conv_test_mse"][i]),
+            "fc_parameters": sum(p.numel() for p in fc.parameters()),
+            "conv_parameters": sum(p.numel() for p in conv.parameters())}
+        rows = {"original": x, f"fully connected ({code_size})": training.reconstruct(fc, x),
+                f"convolutional ({code_size})": training.reconstruct(conv, x)}
+        first_rows = first_rows or rows
+        views[code_size] = (*plotting.stack_rows(rows, n), list(rows),
+                            f"code size {code_size}: FC {nums['fc_mse']:.4f} ({nums['fc_parameters']:,} parameters) · "
+                            f"conv {nums['conv_mse']:.4f} ({nums['conv_parameters']:,})", (code_size, nums["conv_mse"]))
     fig, (rx, ax) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [n, 6], "wspace": 0.08})
+    plt.close(fig)  # kept here, never by pyplot
     fig.subplots_adjust(bottom=0.16)
-    plotting.draw_rows(rx, {"original": x, f"fully connected ({code_size})": training.reconstruct(fc, x),
-                            f"convolutional ({code_size})": training.reconstruct(conv, x)}, n=n, fontsize=9)
+    plotting.draw_rows(rx, first_rows, n=n, fontsize=9)
     plotting.draw_error_curve(ax, curve["sizes"], {"fully connected (04)": (curve["fc_test_mse"], "o-"),
                                                    "convolutional": (curve["conv_test_mse"], "s--")},
-                              mark=(code_size, numbers["conv_mse"]))
-    ax.set_title(f"code size {code_size}: FC {numbers['fc_mse']:.4f} ({numbers['fc_parameters']:,} parameters) · "
-                 f"conv {numbers['conv_mse']:.4f} ({numbers['conv_parameters']:,})", fontsize=9)
-    return fig, numbers
+                              mark=views[recipes.CONV_SIZES[0]][4])
+    live = {"fig": fig, "rows_ax": rx, "curve_ax": ax, "mark": ax.lines[-1], "views": views, "numbers": numbers,
+            "fontsize": 9, "title_size": 9, "default": 16 if 16 in views else next(iter(views))}
+    _latent_size_live(live)
+    return live
+
+
+conv_size_view.continuous_update = True
 
 
 #: Shifts (pixels) offered by the notebook-10 shift slider.

@@ -140,7 +140,8 @@ def test_latent_slider_wires_to_the_callback(small_family):
 
     slider = W.SelectionSlider(options=list(recipes.LATENT_SIZES), value=8, description="code size")
     ui = widgets.show_interactive(widgets.latent_size_view, code_size=slider)
-    assert slider.description == "code size" and slider.continuous_update is False
+    # a live figure (one figure, its rows, mark and title blitted): cheap enough to follow the drag
+    assert slider.description == "code size" and slider.continuous_update is True
     files = sorted(p.name for p in small_family.iterdir())
     assert len([f for f in files if f.startswith("latent")]) == len(recipes.LATENT_SIZES)
     slider.value = 16                                   # moving the slider redraws from the cache ...
@@ -186,3 +187,40 @@ def test_tsne_of_codes_maps_notebook_03s_images_with_its_settings(small_family, 
     files = set(small_family.iterdir())
     again = store.tsne_of_codes(32)
     assert set(small_family.iterdir()) == files and np.array_equal(again["embedding"], first["embedding"])
+
+
+def _pixels(fig) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(widgets.render_png(fig))).convert("RGBA")).astype(int)
+
+
+def _same_picture(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and (np.abs(a - b).max(-1) > 8).mean() < 1e-3  # antialiased edges may round
+
+
+def test_latent_size_view_shows_each_size_on_one_figure_as_a_fresh_one_would(small_family):
+    """One figure for every code size: its PNG after visiting other sizes is the PNG of a freshly
+    built figure of that size (no row name, mark or title left behind by a blit), a full draw of
+    the figure gives the same picture, and different sizes give different pictures."""
+    sizes = (2, 64, 8)
+    fresh = {}
+    for k in sizes:
+        widgets._latent_size_figure.forget()
+        fresh[k] = _pixels(widgets.latent_size_view(k)[0])
+    assert not _same_picture(fresh[2], fresh[64])
+    fignums = plt.get_fignums()
+    first = widgets.latent_size_view(64)[0]
+    for k in (2, 8, 64, 2):
+        fig, nums = widgets.latent_size_view(k)
+        assert fig is first and nums["code_size"] == k
+        shown = _pixels(fig)
+        assert _same_picture(shown, fresh[k]), k
+        fig.canvas.draw()
+        assert _same_picture(shown, np.asarray(fig.canvas.buffer_rgba()).astype(int)), k
+    assert row_names(fig.axes[0]) == ["original", "autoencoder (2)", "PCA (2)"]
+    assert fig.axes[1].get_title().startswith("code size 2:") and fig.axes[1].lines[-1].get_xdata()[0] == 2
+    assert plt.get_fignums() == fignums                      # kept outside pyplot: nothing leaks
+    assert widgets.latent_size_view(2, n=4)[0] is not first  # another digit count, another figure

@@ -8,7 +8,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import pytest
 
-from course_utils import probe, recipes, store, widgets
+from course_utils import plotting, probe, recipes, store, widgets
 
 matplotlib.use("Agg")
 
@@ -39,6 +39,58 @@ def test_probe_view_reads_the_cached_sweep(prepared_cache):
     for kind in probe.PROBE_FEATURES:
         assert 0.1 < few[f"{kind}_accuracy"] < nums[f"{kind}_accuracy"] <= 1.0   # above chance, more labels help
     assert nums["n_labels"] == probe.PROBE_LABELS[-1] and nums["draws"] >= 1
+
+
+def _pixels(fig):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(widgets.render_png(fig))).convert("RGBA")).astype(int)
+
+
+def _same_picture(a, b) -> bool:
+    import numpy as np
+
+    return a.shape == b.shape and (np.abs(a - b).max(-1) > 8).mean() < 1e-3  # antialiased edges may round
+
+
+@pytest.mark.parametrize("name, values", [
+    ("compression_view", (recipes.COMPRESSION_BITS[0], recipes.COMPRESSION_BITS[-1], 4)),
+    ("probe_view", (probe.PROBE_LABELS[0], probe.PROBE_LABELS[-1], 100)),
+])
+def test_sliders_show_each_value_on_one_figure_as_a_fresh_one_would(prepared_cache, name, values):
+    """One figure for every value: its PNG after visiting other values is the PNG of a freshly built
+    figure of that value (no bar, label, mark or title left behind by a blit), a full draw of the
+    figure gives the same picture, and different values give different pictures."""
+    import numpy as np
+
+    fn, builder = getattr(widgets, name), {"compression_view": widgets._compression_figure,
+                                           "probe_view": widgets._probe_figure}[name]
+    fresh, numbers = {}, {}
+    for v in values:
+        builder.forget()
+        fig, numbers[v] = fn(v)
+        fresh[v] = _pixels(fig)
+    assert not _same_picture(fresh[values[0]], fresh[values[1]])
+    fignums = plt.get_fignums()
+    first = fn(values[1])[0]
+    for v in (values[0], values[2], values[1], values[0]):
+        fig, nums = fn(v)
+        assert fig is first and nums == numbers[v]
+        shown = _pixels(fig)
+        assert _same_picture(shown, fresh[v]), v
+        fig.canvas.draw()
+        assert _same_picture(shown, np.asarray(fig.canvas.buffer_rgba()).astype(int)), v
+    assert plt.get_fignums() == fignums
+    if name == "compression_view":
+        assert f"{values[0]} bit/value:" in fig.axes[1].get_title()
+        assert any(f"AE, {values[0]} bit/value" in t for t in plotting.row_names(fig.axes[0]))
+    else:
+        assert fig.axes[1].get_title().startswith(f"{values[0]} labels")
+        assert [t.get_text() for t in fig.axes[1].texts] == [f"{a:.1%}" for a in (
+            numbers[values[0]][f"{k}_accuracy"] for k in probe.PROBE_FEATURES)]
 
 
 @pytest.mark.parametrize("call", [

@@ -32,6 +32,50 @@ def test_conv_size_view_reads_both_families(prepared_cache):
     assert training.mse(store.conv_model(recipes.CONV_SIZES[-1])[0], x) == pytest.approx(curve["conv_test_mse"][-1], rel=1e-5)
 
 
+def _pixels(fig):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(widgets.render_png(fig))).convert("RGBA")).astype(int)
+
+
+def _same_picture(a, b) -> bool:
+    import numpy as np
+
+    return a.shape == b.shape and (np.abs(a - b).max(-1) > 8).mean() < 1e-3  # antialiased edges may round
+
+
+def test_conv_size_view_shows_each_size_on_one_figure_as_a_fresh_one_would(prepared_cache):
+    """One figure for every code size: its PNG after visiting other sizes is the PNG of a freshly
+    built figure of that size (no row name, mark or title left behind by a blit), a full draw gives
+    the same picture, and different sizes give different pictures."""
+    import numpy as np
+
+    from course_utils.plotting import row_names
+
+    sizes = (recipes.CONV_SIZES[0], recipes.CONV_SIZES[-1])
+    fresh = {}
+    for k in sizes:
+        widgets._conv_size_figure.forget()
+        fresh[k] = _pixels(widgets.conv_size_view(k)[0])
+    assert not _same_picture(fresh[sizes[0]], fresh[sizes[1]])
+    fignums = plt.get_fignums()
+    first = widgets.conv_size_view(sizes[1])[0]
+    for k in (sizes[0], sizes[1], sizes[0]):
+        fig, nums = widgets.conv_size_view(k)
+        assert fig is first and nums["code_size"] == k
+        shown = _pixels(fig)
+        assert _same_picture(shown, fresh[k]), k
+        fig.canvas.draw()
+        assert _same_picture(shown, np.asarray(fig.canvas.buffer_rgba()).astype(int)), k
+    k = sizes[0]
+    assert row_names(fig.axes[0]) == ["original", f"fully connected ({k})", f"convolutional ({k})"]
+    assert fig.axes[1].get_title().startswith(f"code size {k}:") and fig.axes[1].lines[-1].get_xdata()[0] == k
+    assert plt.get_fignums() == fignums
+
+
 def test_shift_view_numbers_match_a_direct_computation(prepared_cache):
     fig, nums = widgets.shift_view(dx=2, dy=-1, index=3)
     assert len(fig.axes) == 2
