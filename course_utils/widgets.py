@@ -455,7 +455,11 @@ def _denoisers() -> dict:
     return store.denoisers()
 
 
-@_kept(maxsize=63)  # 21 levels × 3 kinds
+#: The levels of notebook 06's noise slider (0 to 1 in steps of 0.05): :func:`noise_view` computes
+#: them together, per noise kind, the first time the kind is shown.
+_NOISE_LEVELS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(21))
+
+
 def noise_view(level: float = 0.3, kind: str = "gaussian", n: int = 8, n_eval: int = 1000) -> tuple[Figure, Numbers]:
     """The noise widget of notebook 06 (inference only: the models come from the store's cache).
 
@@ -466,28 +470,116 @@ def noise_view(level: float = 0.3, kind: str = "gaussian", n: int = 8, n_eval: i
     and the title says which. Errors are mean
     squared error per pixel against the clean images, over the first ``n_eval`` test images.
     Returns ``(fig, {"noisy_mse", "pca_mse", "dae_mse", "masking_dae_mse"})``.
-    """
+
+    Cheap enough to follow a drag (``continuous_update``): the first call for a kind runs the three
+    denoisers at every level of the slider (0, 0.05, …, 1, when ``n_eval`` ≤ 1000: 21 times one
+    level's work, about a second on an idle core), so a move only draws; other levels are computed
+    when asked. One figure is kept per kind (and ``n``, cache folder, mode); each call puts the new
+    digits, row names and title in it and :func:`render_png` redraws that one axes. Each call
+    returns that kind's figure, showing the new level."""
     kind = _one_of(NOISE_KIND_LABELS.get(kind, kind), tuple(NOISE_KIND_LABELS.values()), "kind")
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 <= level <= 1:
         raise ValueError(f"level must be a number in [0, 1], got {level!r}")
     n = _int_in(n, 1, 20, "n", " (digits shown)")
     n_eval = _int_in(n_eval, n, 10**9, "n_eval", f" (at least n = {n})")
-    den = _denoisers()
-    clean, noisy = data.noisy_test(kind, float(level), n=min(n_eval, config.size("mnist_test")))
-    outs = {"pca": den["pca"](noisy), "dae": training.reconstruct(den["fixed"], noisy),
-            "masking_dae": training.reconstruct(den["masking"], noisy)}
-    numbers = {f"{k}_mse": float(((y - clean) ** 2).mean()) for k, y in (("noisy", noisy), *outs.items())}
+    n_eval = min(n_eval, config.size("mnist_test"))
+    # a slider's float may be off its step by an ulp (0.15000000000000002): that is the slider's level
+    on_grid = next((g for g in _NOISE_LEVELS if abs(g - level) < 1e-9), None)
+    if on_grid is not None and n_eval <= 1000:
+        numbers, shown = _noise_sweep(kind, n, n_eval)[on_grid]
+    else:
+        numbers, shown = _noise_level(kind, float(level), n, n_eval)
+    numbers = dict(numbers)
     label = {v: k for k, v in NOISE_KIND_LABELS.items()}[kind]
-    # under masking, the DAE trained on masking noise is the one to show (train on the noise you meet)
-    shown = "masking_dae" if kind == "masking" else "dae"
-    rows = {"Origin": clean[:n], f"Input X\n{numbers['noisy_mse']:.4f}": noisy[:n],
-            f"PCA (k={den['pca'].k})\n{numbers['pca_mse']:.4f}": outs["pca"][:n],
-            f"Output Y ({'masking-trained DAE' if shown == 'masking_dae' else 'DAE'})\n"
-            f"{numbers[shown + '_mse']:.4f}": outs[shown][:n]}
-    level_text = f"σ = {level:.2f}" if kind == "gaussian" else f"each pixel hit with probability p = {level:.2f}"
-    fig = plotting.show_rows(rows, title=f"{label} noise, {level_text} — MSE per pixel under each "
-                             f"row name (first {len(clean)} test digits)", n=n)
+    rows, title = _noise_rows(kind, label, level, n_eval, _denoisers()["pca"].k, numbers, shown)
+    live = _noise_figure(kind, n, n_eval)
+    fig, ax = live["fig"], live["ax"]
+    img, centres = plotting.stack_rows(rows, n)
+    ax.images[0].set_data(img)
+    ax.set_yticks(centres, list(rows), fontsize=10)  # as plotting.draw_rows names them
+    ax.set_title(title, fontsize=11)
+    fig._course_png = None
     return fig, numbers
+
+
+def _noise_rows(kind: str, label: str, level: float, n_eval: int, k: int, numbers: Numbers, shown: dict) -> tuple:
+    """The named rows and the title :func:`noise_view` shows (the row names carry the errors)."""
+    # under masking, the DAE trained on masking noise is the one to show (train on the noise you meet)
+    out = "masking_dae" if kind == "masking" else "dae"
+    rows = {"Origin": shown["clean"], f"Input X\n{numbers['noisy_mse']:.4f}": shown["noisy"],
+            f"PCA (k={k})\n{numbers['pca_mse']:.4f}": shown["pca"],
+            f"Output Y ({'masking-trained DAE' if out == 'masking_dae' else 'DAE'})\n"
+            f"{numbers[out + '_mse']:.4f}": shown[out]}
+    level_text = f"σ = {level:.2f}" if kind == "gaussian" else f"each pixel hit with probability p = {level:.2f}"
+    title = f"{label} noise, {level_text} — MSE per pixel under each row name (first {n_eval} test digits)"
+    return rows, title
+
+
+def _noise_level(kind: str, level: float, n: int, n_eval: int) -> tuple[Numbers, dict]:
+    """:func:`noise_view`'s numbers at one ``level`` and the first ``n`` digits of each row: clean,
+    noisy, and the PCA, DAE and masking-trained DAE outputs. They run on one thread: a forward pass
+    of 1000 digits is 10x faster than on two threads of a busy 2-core machine."""
+    from .device import one_thread
+
+    den = _denoisers()
+    with one_thread():
+        clean, noisy = data.noisy_test(kind, level, n=n_eval)
+        outs = {"pca": den["pca"](noisy), "dae": training.reconstruct(den["fixed"], noisy),
+                "masking_dae": training.reconstruct(den["masking"], noisy)}
+    numbers = {f"{k}_mse": float(((y - clean) ** 2).mean()) for k, y in (("noisy", noisy), *outs.items())}
+    # copies: a slice would keep all n_eval images of every level alive
+    shown = {k: v[:n].clone() for k, v in (("clean", clean), ("noisy", noisy), *outs.items())}
+    return numbers, shown
+
+
+@remember
+def _noise_sweep(kind: str, n: int, n_eval: int) -> dict:
+    """``{level: _noise_level(...)}`` for every level of the slider (_NOISE_LEVELS)."""
+    return {g: _noise_level(kind, g, n, n_eval) for g in _NOISE_LEVELS}
+
+
+@remember
+def _noise_figure(kind: str, n: int, n_eval: int) -> dict:
+    """The kept figure of :func:`noise_view` for ``kind``: plotting.show_rows' layout, cropped as
+    Jupyter crops, with room for the widest row names and title the kind has (the numbers' digits
+    all have one width)."""
+    label = {v: k for k, v in NOISE_KIND_LABELS.items()}[kind]
+    zeros = {k: torch.zeros(n, 784) for k in ("clean", "noisy", "pca", "dae", "masking_dae")}
+    numbers = dict.fromkeys(("noisy_mse", "pca_mse", "dae_mse", "masking_dae_mse"), 0.0)
+    rows, title = _noise_rows(kind, label, 0.0, n_eval, _denoisers()["pca"].k, numbers, zeros)
+    fig = plotting.show_rows(rows, title=title, n=n)
+    plt.close(fig)  # kept here, never by pyplot
+    _noise_view_crop(fig)
+    (ax,) = fig.axes
+    fig._course_live = [ax]  # digits, row names and title all change: the axes is redrawn, the rest is blank
+    return {"fig": fig, "ax": ax}
+
+
+def _noise_view_crop(fig: Figure, pad: float | None = None) -> None:
+    """Resize ``fig`` to its drawn contents plus ``pad`` inches (savefig's pad_inches), keeping every
+    axes and figure text where it is on the page: the picture ``bbox_inches="tight"`` saves, for a
+    live figure (:func:`_blit_png` draws the whole figure). Used by noise_view, field_view and
+    beta_view's figures."""
+    from matplotlib import rcParams
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    pad = rcParams["savefig.pad_inches"] if pad is None else pad
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()  # lays out titles, ticks and aspect-fixed axes, as savefig does before measuring
+    box = fig.get_tightbbox(canvas.get_renderer())
+    w, h = fig.get_size_inches()
+    x0, y0, width, height = box.x0 - pad, box.y0 - pad, box.width + 2 * pad, box.height + 2 * pad
+    for ax in fig.axes:
+        p = ax.get_position(original=True)
+        ax.set_position([(p.x0 * w - x0) / width, (p.y0 * h - y0) / height, p.width * w / width,
+                         p.height * h / height])
+    for t in fig.texts:
+        x, y = t.get_position()
+        t.set_position(((x * w - x0) / width, (y * h - y0) / height))
+    fig.set_size_inches(width, height)
+
+
+noise_view.continuous_update = True
 
 
 # --- notebook 07: applications --------------------------------------------------------------------
@@ -620,59 +712,158 @@ def _field(model, x: torch.Tensor) -> torch.Tensor:
         return model(x).double() - x.double()
 
 
-@_kept()
 def field_view(sigma: float = recipes.CURVE_SIGMA, lim: float = 1.6, n_grid: int = 17) -> tuple[Figure, Numbers]:
     """σ slider of notebook 08: the toy DAE's field r(x̃) − x̃ (cached model trained at ``sigma``) and
     the exact σ²∇log p_σ(x̃) side by side on an ``n_grid`` × ``n_grid`` grid over [−lim, lim]².
     Numbers: agreement (mean cosine, relative error) on the points of a 61 × 61 grid over the same
     square that lie between σ/2 and 2σ from the ring (``n_near`` of them), and on those farther
-    than 4σ (``far_*``; NaN when there are none)."""
+    than 4σ (``far_*``; NaN when there are none).
+
+    Cheap enough to follow a drag (``continuous_update``): one figure is kept per ``lim`` and
+    ``n_grid`` (and cache folder, mode); each call sets its arrows, their scale and the titles, which
+    :func:`render_png` blits onto the axes and ring drawn once. Each call returns that figure,
+    showing the new σ."""
     _one_of(sigma, recipes.CURVE_SIGMAS, "sigma")
     n_grid = _int_in(n_grid, 5, 41, "n_grid")
     if isinstance(lim, bool) or not isinstance(lim, (int, float)) or not 0.5 <= lim <= 5:
         raise ValueError(f"lim must be a number in [0.5, 5], got {lim!r}")
+    numbers, dae, exact, scale = _field_view_fields(sigma, float(lim), n_grid)
+    live = _field_figure(float(lim), n_grid)
+    fig = live["fig"]
+    for q, v in zip(live["quivers"], (dae, exact)):
+        q.set_UVC(v[:, 0], v[:, 1])
+        q.scale = scale  # the quiver's arrows are made at each draw, with this scale
+    live["dae_title"].set_text(f"DAE trained at σ = {sigma}: r(x̃) − x̃")
+    live["suptitle"].set_text(_field_suptitle(sigma, numbers))
+    fig._course_png = None
+    return fig, dict(numbers)
+
+
+def _field_suptitle(sigma: float, numbers: Numbers) -> str:
+    return (f"σ = {sigma}: between σ/2 and 2σ from the ring cos {numbers['cosine']:.3f}, relative error "
+            f"{numbers['relative_error']:.3f} ({numbers['n_near']} points)")
+
+
+@remember
+def _field_view_fields(sigma: float, lim: float, n_grid: int) -> tuple:
+    """:func:`field_view`'s numbers, the DAE's and the exact field on the ``n_grid``² grid (numpy
+    (n², 2) each) and the arrows' common scale. The 13k-parameter network runs on one thread."""
+    from .device import one_thread
+
     model = _curve_dae(sigma)
-    fine = denoising_field.grid(float(lim), 61)
-    dae_f, exact_f = _field(model, fine), denoising_field.tweedie(fine, sigma) - fine.double()
-    d = denoising_field.distance_to_curve(fine)
-    near, far = (d >= sigma / 2) & (d < 2 * sigma), d > 4 * sigma
-    a = denoising_field.field_agreement(dae_f[near], exact_f[near])
-    b = (denoising_field.field_agreement(dae_f[far], exact_f[far]) if bool(far.any())
-         else {"cosine": float("nan"), "relative_error": float("nan")})
+    with one_thread():
+        fine = denoising_field.grid(lim, 61)
+        dae_f, exact_f = _field(model, fine), denoising_field.tweedie(fine, sigma) - fine.double()
+        d = denoising_field.distance_to_curve(fine)
+        near, far = (d >= sigma / 2) & (d < 2 * sigma), d > 4 * sigma
+        a = denoising_field.field_agreement(dae_f[near], exact_f[near])
+        b = (denoising_field.field_agreement(dae_f[far], exact_f[far]) if bool(far.any())
+             else {"cosine": float("nan"), "relative_error": float("nan")})
+        g = denoising_field.grid(lim, n_grid)
+        dae, exact = _field(model, g), denoising_field.tweedie(g, sigma) - g.double()
+        scale = plotting.field_scale(g, dae, exact)
     numbers = {"sigma": float(sigma), "n_near": int(near.sum()), "cosine": a["cosine"],
                "relative_error": a["relative_error"], "n_far": int(far.sum()), "far_cosine": b["cosine"],
                "far_relative_error": b["relative_error"]}
-    g = denoising_field.grid(float(lim), n_grid)
-    dae, exact = _field(model, g), denoising_field.tweedie(g, sigma) - g.double()
+    return numbers, dae.numpy(), exact.numpy(), scale
+
+
+@remember
+def _field_figure(lim: float, n_grid: int) -> dict:
+    """The kept figure of :func:`field_view`: two fields (plotting.draw_field) laid out once with the
+    widest titles, cropped as Jupyter crops; the arrows, the left title and the suptitle change."""
+    from matplotlib.quiver import Quiver
+
+    g = denoising_field.grid(lim, n_grid)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.8))
-    scale = plotting.field_scale(g, dae, exact)
-    plotting.draw_field(axes[0], g, dae, f"DAE trained at σ = {sigma}: r(x̃) − x̃", lim=lim, scale=scale)
-    plotting.draw_field(axes[1], g, exact, "exact: σ² ∇ log p_σ(x̃) (Tweedie)", color="C1", lim=lim, scale=scale)
-    fig.suptitle(f"σ = {sigma}: between σ/2 and 2σ from the ring cos {a['cosine']:.3f}, relative error "
-                 f"{a['relative_error']:.3f} ({numbers['n_near']} points)", fontsize=10)
-    return fig, numbers
+    plt.close(fig)  # kept here, never by pyplot
+    widest = max(recipes.CURVE_SIGMAS, key=lambda s: len(str(s)))
+    zeros = torch.zeros_like(g)  # the arrows are set by each call, with their scale
+    plotting.draw_field(axes[0], g, zeros, f"DAE trained at σ = {widest}: r(x̃) − x̃", lim=lim, scale=1.0)
+    plotting.draw_field(axes[1], g, zeros, "exact: σ² ∇ log p_σ(x̃) (Tweedie)", color="C1", lim=lim, scale=1.0)
+    suptitle = fig.suptitle(_field_suptitle(widest, {"cosine": -0.999, "relative_error": 9.999, "n_near": 61 * 61}),
+                            fontsize=10)
+    _noise_view_crop(fig)
+    quivers = [next(c for c in ax.collections if isinstance(c, Quiver)) for ax in axes]
+    live = []
+    for ax, q in zip(axes, quivers):
+        # the ring and the frame are drawn over the arrows, as in a fresh figure (lines above collections)
+        live += [q, ax.lines[0], *ax.spines.values()]
+    fig._course_live = [*live, axes[0].title, suptitle]
+    return {"fig": fig, "quivers": quivers, "dae_title": axes[0].title, "suptitle": suptitle}
 
 
-@_kept()
+field_view.continuous_update = True
+
+
 def walk_view(steps: int = 5, sigma: float = recipes.CURVE_SIGMA, n: int = 60, seed: int = 0) -> tuple[Figure, Numbers]:
     """Projection-steps slider of notebook 08: ``n`` points drawn uniformly in [−2, 2]², moved by the
     toy DAE (trained at ``sigma``) ``steps`` times. Numbers: the mean exact distance to the ring
-    before and after, and after each step (``distances``, steps + 1 values)."""
+    before and after, and after each step (``distances``, steps + 1 values).
+
+    Cheap enough to follow a drag (``continuous_update``): one figure is kept per ``n`` (and cache
+    folder, mode); each call moves its tracks, points and distance curve and rescales both axes;
+    :func:`render_png` blits the walk and the whole distance axes onto the walk's frame, drawn
+    again only when its view changes. Each call returns that figure, showing the new walk."""
+    from .device import one_thread
+
     _one_of(sigma, recipes.CURVE_SIGMAS, "sigma")
     steps = _int_in(steps, 0, 50, "steps")
     n = _int_in(n, 1, 2000, "n")
     x0 = 4 * torch.rand(n, 2, generator=torch.Generator().manual_seed(seed)) - 2
     model = _curve_dae(sigma)
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():  # n points through a 13k-parameter network: one thread is faster
         path = denoising_field.walk(model, x0, steps)
     dist = [float(denoising_field.distance_to_curve(p).mean()) for p in path]
     numbers = {"steps": steps, "sigma": float(sigma), "start_distance": dist[0], "end_distance": dist[-1],
                "distances": dist}
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4.5))
-    plotting.draw_walk(ax, path, f"{steps} denoising steps of the DAE (σ = {sigma})")
-    plotting.draw_distances(bx, dist, f"mean distance {dist[0]:.3f} → {dist[-1]:.3f}")
-    fig.tight_layout()
+    live = _walk_figure(n)
+    fig, ax, bx = live["fig"], live["walk_ax"], live["distance_ax"]
+    tracks = np.stack([plotting.to_numpy(p) for p in path], 1)  # (n, steps + 1, 2), as plotting.draw_walk draws
+    for line, tr in zip(live["tracks"], tracks):
+        line.set_data(tr[:, 0], tr[:, 1])
+    live["start"].set_offsets(tracks[:, 0])
+    live["end"].set_offsets(tracks[:, -1])
+    live["end"].set_label(f"after {steps} steps")
+    ax.get_legend().get_texts()[1].set_text(f"after {steps} steps")
+    ax.set_title(f"{steps} denoising steps of the DAE (σ = {sigma})", fontsize=9)
+    live["distances"].set_data(range(len(dist)), dist)
+    bx.set_title(f"mean distance {dist[0]:.3f} → {dist[-1]:.3f}", fontsize=9)
+    # the views a fresh figure's autoscale gives: the walk's data limits are those of its lines (the
+    # ring and the tracks, which hold every point), found at once rather than line by line (relim)
+    pts = np.concatenate([live["ring_xy"], tracks.reshape(-1, 2)])
+    ax.dataLim.set_points(np.array([pts.min(0), pts.max(0)]))
+    bx.relim()
+    for a in (ax, bx):
+        a.autoscale_view()
+    lims = (ax.get_xlim(), ax.get_ylim())
+    if lims != live["lims"]:  # the walk's axes moved: draw their frame again (the distance axes is always drawn)
+        live["lims"] = lims
+        fig._course_background = None
+    fig._course_png = None
     return fig, numbers
+
+
+@remember
+def _walk_figure(n: int) -> dict:
+    """The kept figure of :func:`walk_view` for ``n`` points: plotting.draw_walk and draw_distances
+    laid out once (with the widest titles)."""
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4.5))
+    plt.close(fig)  # kept here, never by pyplot
+    x0 = 4 * torch.rand(n, 2, generator=torch.Generator().manual_seed(0)) - 2
+    plotting.draw_walk(ax, [x0, 0.5 * x0], "50 denoising steps of the DAE (σ = 0.05)")
+    plotting.draw_distances(bx, [0.686, 0.01], "mean distance 0.000 → 0.000")
+    fig.tight_layout()
+    start, end = ax.collections[:2]
+    ring, tracks = ax.lines[0], ax.lines[1:]
+    # drawn as in a fresh figure: the points (collections) under the ring and the tracks (lines), the
+    # legend above; the walk's frame and ticks stay in the background while its view stays the same
+    fig._course_live = [start, end, ring, *tracks, ax.get_legend(), ax.title, bx]
+    return {"fig": fig, "walk_ax": ax, "distance_ax": bx, "tracks": tracks, "start": start, "end": end,
+            "distances": bx.lines[0], "lims": None, "ring_xy": np.asarray(ring.get_xydata(), dtype=float)}
+
+
+walk_view.continuous_update = True
 
 
 # --- notebook 09: the variational autoencoder (β slider, latent walk) -----------------------------
@@ -709,28 +900,69 @@ def _beta_numbers(beta: float) -> Numbers:
             "frechet": vae.frechet_distance(vae.classifier_features(s["classifier"], samples), s["features"])}
 
 
-@_kept()
 def beta_view(beta: float = 1.0, steps: int = 15) -> tuple[Figure, Numbers]:
     """The β slider of notebook 09: the decoded grid of the 2-D VAE trained with KL weight ``beta``
     (codes at the N(0, 1) quantiles, :func:`course_utils.vae.prior_grid`) beside the rate (KL) and
     distortion (−log p(x|z)) in nats of every cached β. Returns ``(fig, numbers)`` with ``beta``,
     ``rate``, ``distortion``, ``elbo`` (on BETA_VIEW_EVAL binarised test digits, one draw each),
-    ``confidence``, ``confident_share`` and ``frechet`` (1000 prior samples scored by the classifier)."""
+    ``confidence``, ``confident_share`` and ``frechet`` (1000 prior samples scored by the classifier).
+
+    Cheap enough to follow a drag (``continuous_update``): the first call scores every β; one
+    figure is kept per ``steps`` (and cache folder, mode) with the curves of every β drawn once;
+    each call puts the new grid, band and titles in it, which :func:`render_png` blits onto the
+    rest. Each call returns that figure, showing the new β."""
+    from .device import one_thread
+
     _one_of(beta, recipes.VAE_BETAS, "beta")
     steps = _int_in(steps, 2, 30, "steps", " (grid side)")
     table = {b: _beta_numbers(b) for b in recipes.VAE_BETAS}
     model = _vae(2, beta)
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():  # steps² codes through the small decoder: one thread is faster
         grid = model.decode(vae.prior_grid(steps))
     numbers = dict(table[beta])
-    fig, (gx, ax) = plt.subplots(1, 2, figsize=(11, 4.8), gridspec_kw={"width_ratios": [1, 1.2]})
-    plotting.draw_manifold(gx, grid, steps, f"2-D VAE, β = {beta:g}: decoded prior quantiles")
-    plotting.draw_rate_distortion_beta(ax, list(table), [t["rate"] for t in table.values()],
-                                       [t["distortion"] for t in table.values()], beta)
-    ax.set_title(f"β = {beta:g}: rate {numbers['rate']:.1f} + distortion {numbers['distortion']:.1f} nats; "
-                 f"samples: confidence {numbers['confidence']:.2f}, Fréchet {numbers['frechet']:.1f}", fontsize=9)
-    fig.tight_layout()
+    live = _beta_figure(steps)
+    fig, gx, ax = live["fig"], live["grid_ax"], live["curve_ax"]
+    gx.images[0].set_data(plotting.tile_grid(grid, steps))  # as plotting.draw_manifold draws it
+    gx.set_title(f"2-D VAE, β = {beta:g}: decoded prior quantiles", fontsize=10)
+    live["mark"].set_xdata([float(beta), float(beta)])
+    ax.set_title(_beta_title(numbers), fontsize=9)
+    fig._course_png = None
     return fig, numbers
+
+
+def _beta_title(numbers: Numbers) -> str:
+    return (f"β = {numbers['beta']:g}: rate {numbers['rate']:.1f} + distortion {numbers['distortion']:.1f} nats; "
+            f"samples: confidence {numbers['confidence']:.2f}, Fréchet {numbers['frechet']:.1f}")
+
+
+@remember
+def _beta_figure(steps: int) -> dict:
+    """The kept figure of :func:`beta_view` for a ``steps`` × ``steps`` grid: the grid (plotting.
+    draw_manifold) and every β's rate and distortion (draw_rate_distortion_beta), laid out once with
+    the widest titles the β make, cropped as Jupyter crops; the grid, the mark and the titles change."""
+    table = {b: _beta_numbers(b) for b in recipes.VAE_BETAS}
+    fig, (gx, ax) = plt.subplots(1, 2, figsize=(11, 4.8), gridspec_kw={"width_ratios": [1, 1.2]})
+    plt.close(fig)  # kept here, never by pyplot
+    widest = max(recipes.VAE_BETAS, key=lambda b: len(f"{b:g}"))
+    plotting.draw_manifold(gx, torch.zeros(steps * steps, 784), steps,
+                           f"2-D VAE, β = {widest:g}: decoded prior quantiles")
+    plotting.draw_rate_distortion_beta(ax, list(table), [t["rate"] for t in table.values()],
+                                       [t["distortion"] for t in table.values()], recipes.VAE_BETAS[0])
+    ax.set_title(max((_beta_title(t) for t in table.values()), key=len), fontsize=9)
+    fig.tight_layout()
+    _noise_view_crop(fig)
+    twin = next(a for a in fig.axes if a not in (gx, ax))
+    mark = ax.lines[-1]  # the band at the selected β (axvline)
+    # drawn as in a fresh figure: the grid under its frame; the band over the rate curve (in the
+    # background), under the frame's top and bottom (the ticks point outwards, clear of it), the
+    # legend and the twin axes' distortion curve and frame
+    frame = [ax.spines["top"], ax.spines["bottom"]]
+    fig._course_live = [gx.images[0], *gx.spines.values(), gx.title, mark, *frame, ax.get_legend(), ax.title,
+                        twin.lines[0], twin.spines["top"], twin.spines["bottom"]]
+    return {"fig": fig, "grid_ax": gx, "curve_ax": ax, "mark": mark}
+
+
+beta_view.continuous_update = True
 
 
 @remember

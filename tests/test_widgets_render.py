@@ -99,9 +99,14 @@ def test_shift_view_blits_the_shifted_images_and_redraws_a_new_curve(prepared_ca
 def test_cheap_sliders_follow_the_drag_and_the_others_wait_for_release(prepared_cache):
     import ipywidgets as W
 
+    def unmarked(steps=0):  # a callback without the mark: its slider waits for the release
+        fig, ax = plt.subplots()
+        ax.plot([0, steps], [0, 1])
+        return fig, {}
+
     for fn, cheap in ((widgets.latent_walk_view, True), (widgets.shift_view, True),
-                      (widgets.walk_view, False)):
-        arg = {"latent_walk_view": "z1", "shift_view": "dx", "walk_view": "steps"}[fn.__name__]
+                      (widgets.walk_view, True), (unmarked, False)):
+        arg = {"latent_walk_view": "z1", "shift_view": "dx", "walk_view": "steps", "unmarked": "steps"}[fn.__name__]
         ui = widgets.show_interactive(fn, **{arg: W.IntSlider(value=1, min=0, max=3)})
         assert all(c.continuous_update is cheap for c in ui.kwargs_widgets), fn.__name__
         ui.kwargs_widgets[0].value = 2
