@@ -88,8 +88,8 @@ def show_interactive(callback: Callable, **controls):
 def render_png(fig: Figure) -> bytes:
     """The PNG a slider shows for ``fig``: the figure at its own dpi, cropped as Jupyter's inline
     backend crops (``bbox_inches="tight"``). A figure a slider callback keeps (see :func:`_kept`) is
-    rendered once and its PNG kept with it; a live figure (a callback that moves a few artists of
-    one kept figure, notebooks 09 and 10) is redrawn by blitting: the unchanging parts are drawn
+    rendered once and its PNG kept with it; a live figure (a callback that changes a few artists of
+    one kept figure: most sliders of notebooks 04–10) is redrawn by blitting: the unchanging parts are drawn
     once into a background, and each call draws only the artists that moved onto it."""
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
@@ -337,7 +337,7 @@ def latent_size_view(code_size: int = 8, n: int = 8) -> tuple[Figure, Numbers]:
     _one_of(code_size, recipes.LATENT_SIZES, "code_size")
     n = _int_in(n, 1, 20, "n", " (digits shown)")
     live = _latent_size_figure(n)
-    _latent_size_show(live, code_size)
+    _show_rows_value(live, code_size)
     return live["fig"], dict(live["numbers"][code_size])
 
 
@@ -365,11 +365,11 @@ def _latent_size_figure(n: int) -> dict:
                               mark=views[int(curve["sizes"][0])][4])
     live = {"fig": fig, "rows_ax": rx, "curve_ax": ax, "mark": ax.lines[-1], "views": views, "numbers": numbers,
             "fontsize": 9, "title_size": 10, "default": 8 if 8 in views else next(iter(views))}
-    _latent_size_live(live)
+    _make_rows_live(live)
     return live
 
 
-def _latent_size_show(live: dict, value) -> None:
+def _show_rows_value(live: dict, value) -> None:
     """Show ``value``'s rows, row names, title and mark on a kept figure of rows beside a curve
     (:func:`latent_size_view`, :func:`compression_view`, :func:`conv_size_view`)."""
     img, centres, names, title, mark = live["views"][value]
@@ -380,22 +380,22 @@ def _latent_size_show(live: dict, value) -> None:
     live["mark"].set_data([float(mark[0])], [float(mark[1])])
 
 
-def _latent_size_live(live: dict) -> None:
+def _make_rows_live(live: dict) -> None:
     """Lay out a kept figure of rows beside a curve for every value it shows (see
-    :func:`_latent_size_crop`) and name its live artists: the rows and their names, the mark, the
+    :func:`_crop_as_saved`) and name its live artists: the rows and their names, the mark, the
     title, and the legend too where a mark would cover part of it (the legend is drawn above it)."""
     fig, rx, ax, mark = live["fig"], live["rows_ax"], live["curve_ax"], live["mark"]
     values = list(live["views"])
-    _latent_size_crop(fig, [functools.partial(_latent_size_show, live, v) for v in values])
+    _crop_as_saved(fig, [functools.partial(_show_rows_value, live, v) for v in values])
     legend = ax.get_legend()
-    _latent_size_show(live, live["default"])
+    _show_rows_value(live, live["default"])
     _freeze_legend(fig, ax)  # where a fresh figure of the default value has it ("best" searches each draw)
     marks = [live["views"][v][4] for v in values]
     fig._course_live = [rx.images[0], rx.yaxis, mark,
-                        *([legend] if _latent_size_covers(fig, mark, marks, legend) else []), ax.title]
+                        *([legend] if _mark_covers(fig, mark, marks, legend) else []), ax.title]
 
 
-def _latent_size_covers(fig: Figure, mark, places: Sequence[tuple], artist) -> bool:
+def _mark_covers(fig: Figure, mark, places: Sequence[tuple], artist) -> bool:
     """Whether the line ``mark`` (a marker, or a vertical line: y ``None``), moved to any of
     ``places`` (``(x, y)`` in its coordinates), touches ``artist``'s box: a blit draws the mark above
     it where a full draw puts it below, so then the artist must be live too. Leaves the mark as it was."""
@@ -412,32 +412,35 @@ def _latent_size_covers(fig: Figure, mark, places: Sequence[tuple], artist) -> b
         mark.set_data(xs, ys)
 
 
-def _latent_size_crop(fig: Figure, variants: Sequence[Callable[[], None]]) -> None:
-    """Size a kept figure as ``bbox_inches="tight"`` crops it (its tight box plus
-    ``savefig.pad_inches``), for every text it will show: each of ``variants`` puts one slider
-    value on it, and the figure becomes the union of their boxes. Every axes keeps its size and
-    place on the page, so the PNG is the one a fresh figure of that value would give (only as wide
-    as its widest value needs). Also gives the figure an Agg canvas (pyplot's inline backend leaves
-    a closed one with none). The figures of :func:`latent_size_view`, :func:`compression_view`,
-    :func:`probe_view` and :func:`conv_size_view` use it."""
+def _crop_as_saved(fig: Figure, variants: Sequence[Callable[[], None]] = ()) -> None:
+    """Size a kept (live) figure as ``bbox_inches="tight"`` crops a saved one: its drawn contents
+    plus ``savefig.pad_inches``, with every axes and figure text kept in its place on the page, so
+    the blitted PNG (:func:`_blit_png` draws the whole canvas) is the picture Jupyter would show.
+    With ``variants`` (each puts one slider value's texts on the figure), the box is the union of
+    theirs: one layout fits every value, as wide as the widest needs. Also gives the figure an Agg
+    canvas (pyplot's inline backend leaves a closed one with none). The live figures of notebooks
+    04, 06, 07, 09 and 10 use it."""
     from matplotlib import rcParams
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.transforms import Bbox
 
-    if not isinstance(fig.canvas, FigureCanvasAgg):
-        FigureCanvasAgg(fig)
-    renderer = fig.canvas.get_renderer()
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()  # lays out titles, ticks and aspect-fixed axes, as savefig does before measuring
+    renderer = canvas.get_renderer()
     boxes = []
-    for put in variants:
+    for put in variants or (lambda: None,):
         put()
         boxes.append(fig.get_tightbbox(renderer))
     box = Bbox.union(boxes).padded(rcParams["savefig.pad_inches"])
     w, h = fig.get_size_inches()
-    places = [(a, a.get_position(original=True)) for a in fig.axes]
-    fig.set_size_inches(box.width, box.height)
-    for a, p in places:
+    for a in fig.axes:
+        p = a.get_position(original=True)
         a.set_position(((p.x0 * w - box.x0) / box.width, (p.y0 * h - box.y0) / box.height,
                         p.width * w / box.width, p.height * h / box.height))
+    for t in fig.texts:
+        x, y = t.get_position()
+        t.set_position(((x * w - box.x0) / box.width, (y * h - box.y0) / box.height))
+    fig.set_size_inches(box.width, box.height)
 
 
 latent_size_view.continuous_update = True
@@ -549,34 +552,10 @@ def _noise_figure(kind: str, n: int, n_eval: int) -> dict:
     rows, title = _noise_rows(kind, label, 0.0, n_eval, _denoisers()["pca"].k, numbers, zeros)
     fig = plotting.show_rows(rows, title=title, n=n)
     plt.close(fig)  # kept here, never by pyplot
-    _noise_view_crop(fig)
+    _crop_as_saved(fig)
     (ax,) = fig.axes
     fig._course_live = [ax]  # digits, row names and title all change: the axes is redrawn, the rest is blank
     return {"fig": fig, "ax": ax}
-
-
-def _noise_view_crop(fig: Figure, pad: float | None = None) -> None:
-    """Resize ``fig`` to its drawn contents plus ``pad`` inches (savefig's pad_inches), keeping every
-    axes and figure text where it is on the page: the picture ``bbox_inches="tight"`` saves, for a
-    live figure (:func:`_blit_png` draws the whole figure). Used by noise_view, field_view and
-    beta_view's figures."""
-    from matplotlib import rcParams
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    pad = rcParams["savefig.pad_inches"] if pad is None else pad
-    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    canvas.draw()  # lays out titles, ticks and aspect-fixed axes, as savefig does before measuring
-    box = fig.get_tightbbox(canvas.get_renderer())
-    w, h = fig.get_size_inches()
-    x0, y0, width, height = box.x0 - pad, box.y0 - pad, box.width + 2 * pad, box.height + 2 * pad
-    for ax in fig.axes:
-        p = ax.get_position(original=True)
-        ax.set_position([(p.x0 * w - x0) / width, (p.y0 * h - y0) / height, p.width * w / width,
-                         p.height * h / height])
-    for t in fig.texts:
-        x, y = t.get_position()
-        t.set_position(((x * w - x0) / width, (y * h - y0) / height))
-    fig.set_size_inches(width, height)
 
 
 noise_view.continuous_update = True
@@ -596,7 +575,7 @@ def compression_view(bits: int = 4, n: int = 8) -> tuple[Figure, Numbers]:
     _one_of(bits, recipes.COMPRESSION_BITS, "bits")
     n = _int_in(n, 1, 10, "n")
     live = _compression_figure(n)
-    _latent_size_show(live, bits)
+    _show_rows_value(live, bits)
     return live["fig"], dict(live["numbers"][bits])
 
 
@@ -639,7 +618,7 @@ def _compression_figure(n: int) -> dict:
     }, ax=ax, mark=views[first][4], title_size=9, title=views[first][3])
     live = {"fig": fig, "rows_ax": rx, "curve_ax": ax, "mark": ax.lines[-1], "views": views, "numbers": numbers,
             "fontsize": 8, "title_size": 9, "default": 4 if 4 in views else first}
-    _latent_size_live(live)
+    _make_rows_live(live)
     return live
 
 
@@ -676,11 +655,11 @@ def _probe_figure() -> dict:
     ax.lines[-1].set_zorder(2.2)  # above the error bars' markers (2.1), where a blit draws it
     live = {"fig": fig, "mark": ax.lines[-1], "bars": list(bx.patches), "bar_labels": list(bx.texts),
             "bars_ax": bx, "labels": labels, "accuracy": acc, "mean": acc.mean(-1), "draws": acc.shape[-1]}
-    _latent_size_crop(fig, [functools.partial(_probe_show, live, j) for j in range(len(labels))])
+    _crop_as_saved(fig, [functools.partial(_probe_show, live, j) for j in range(len(labels))])
     legend = ax.get_legend()
     _probe_show(live, list(labels).index(100) if 100 in labels else 0)
     _freeze_legend(fig, ax)  # where "best" puts it for the notebook's 100 labels, for every count
-    covered = _latent_size_covers(fig, live["mark"], [(float(v), None) for v in labels], legend)
+    covered = _mark_covers(fig, live["mark"], [(float(v), None) for v in labels], legend)
     fig._course_live = [live["mark"], *([legend] if covered else []), *live["bars"], bx.spines["bottom"],
                         *live["bar_labels"], bx.title]  # the axis line stays above the bars, as drawn
     return live
@@ -783,7 +762,7 @@ def _field_figure(lim: float, n_grid: int) -> dict:
     plotting.draw_field(axes[1], g, zeros, "exact: σ² ∇ log p_σ(x̃) (Tweedie)", color="C1", lim=lim, scale=1.0)
     suptitle = fig.suptitle(_field_suptitle(widest, {"cosine": -0.999, "relative_error": 9.999, "n_near": 61 * 61}),
                             fontsize=10)
-    _noise_view_crop(fig)
+    _crop_as_saved(fig)
     quivers = [next(c for c in ax.collections if isinstance(c, Quiver)) for ax in axes]
     live = []
     for ax, q in zip(axes, quivers):
@@ -950,7 +929,7 @@ def _beta_figure(steps: int) -> dict:
                                        [t["distortion"] for t in table.values()], recipes.VAE_BETAS[0])
     ax.set_title(max((_beta_title(t) for t in table.values()), key=len), fontsize=9)
     fig.tight_layout()
-    _noise_view_crop(fig)
+    _crop_as_saved(fig)
     twin = next(a for a in fig.axes if a not in (gx, ax))
     mark = ax.lines[-1]  # the band at the selected β (axvline)
     # drawn as in a fresh figure: the grid under its frame; the band over the rate curve (in the
@@ -1072,7 +1051,7 @@ def conv_size_view(code_size: int = 16, n: int = 8) -> tuple[Figure, Numbers]:
     _one_of(code_size, recipes.CONV_SIZES, "code_size")
     n = _int_in(n, 1, 20, "n", " (digits shown)")
     live = _conv_size_figure(n)
-    _latent_size_show(live, code_size)
+    _show_rows_value(live, code_size)
     return live["fig"], dict(live["numbers"][code_size])
 
 
@@ -1107,7 +1086,7 @@ def _conv_size_figure(n: int) -> dict:
                               mark=views[recipes.CONV_SIZES[0]][4])
     live = {"fig": fig, "rows_ax": rx, "curve_ax": ax, "mark": ax.lines[-1], "views": views, "numbers": numbers,
             "fontsize": 9, "title_size": 9, "default": 16 if 16 in views else next(iter(views))}
-    _latent_size_live(live)
+    _make_rows_live(live)
     return live
 
 

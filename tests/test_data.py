@@ -280,3 +280,24 @@ def test_image_chunks_give_load_mnists_rows_in_order_one_chunk_at_a_time():
             image_chunks("test", n=10, root=mnist_dir, chunk=bad)
     with pytest.raises(ValueError, match="split"):
         image_chunks("val", root=mnist_dir)                          # refused before the first chunk
+
+
+def test_nearest_distance_is_the_distance_to_the_nearest_reference_row_in_any_chunking():
+    from course_utils.data import nearest_distance
+
+    g = torch.Generator().manual_seed(0)
+    x, ref = torch.rand(37, 784, generator=g), torch.rand(500, 784, generator=g)
+    exact = torch.cdist(x.double(), ref.double()).min(1).values.float()
+    for chunk in (1, 8, 256):
+        d = nearest_distance(x, ref, chunk=chunk)
+        assert d.shape == (37,) and d.dtype == torch.float32
+        assert torch.allclose(d, exact, rtol=1e-5, atol=1e-3)
+    # a row of the reference is at (about) 0 from it; a row moved by 0.1 in one pixel is at 0.1
+    near = ref[:3].clone()
+    near[1, 0] += 0.1
+    d = nearest_distance(near, ref)
+    assert d[0] < 0.02 and abs(float(d[1]) - 0.1) < 0.02
+    for bad in (dict(x=x[:, :10], reference=ref), dict(x=x.long(), reference=ref), dict(x=x, reference=ref[:0]),
+                dict(x=x, reference=ref, chunk=0), dict(x=torch.full((2, 784), float("nan")), reference=ref)):
+        with pytest.raises(ValueError):
+            nearest_distance(**{"chunk": 256, **bad})

@@ -187,6 +187,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
                                                          hidden_activation="relu", output_activation=None,
                                                          init="default"),
     "data.shift_images": lambda: dict(x=_images(), dx=2, dy=-1),
+    "data.nearest_distance": lambda: dict(x=_images(), reference=_images(seed=1), chunk=4),
     # device
     "device.pick_device": lambda: dict(prefer="cpu"),
     "device.describe_runtime": lambda: dict(device=torch.device("cpu")),
