@@ -262,48 +262,126 @@ def plot_rate_distortion(curves: Mapping[str, tuple], ax=None, title: str = "Rat
 
 # --- the widgets' figures (callbacks in course_utils.widgets compute, these draw) ---------------
 
-def draw_distance_histogram(ratios: np.ndarray, numbers: Mapping[str, float], n_points: int) -> Figure:
-    """Notebook 01: histogram of pairwise distances divided by their mean (``ratios`` (P,)), with the
-    spread, its closed form and the relative contrast of ``numbers`` written beside it."""
+#: The bins of :func:`draw_distance_histogram`: 60 over [0, 2] (distance / mean distance).
+DISTANCE_BINS = np.linspace(0.0, 2.0, 61)
+
+
+def draw_distance_histogram(counts: np.ndarray, numbers: Mapping[str, float], n_points: int) -> Figure:
+    """Notebook 01: histogram of pairwise distances divided by their mean (``counts`` (60,): pairs
+    per bin of :data:`DISTANCE_BINS`), with the spread, its closed form and the relative contrast of
+    ``numbers`` written beside it. Returns the figure, laid out for these counts;
+    :func:`set_distance_histogram` shows other counts on it."""
     fig, ax = plt.subplots(figsize=(8.4, 3.6))
-    ax.hist(ratios, bins=60, range=(0, 2), color="C0")
+    # the bars as one patch (abutting bars of ``ax.hist``, drawn as one outline): a redraw costs one artist
+    bars = ax.stairs(np.zeros(len(DISTANCE_BINS) - 1), DISTANCE_BINS, fill=True, color="C0")
+    bars.sticky_edges.y.append(0)  # the y axis starts at the bars' foot, as ax.hist's
     ax.set_xlim(0, 2)
     ax.set_xlabel("pairwise distance / mean distance")
     ax.set_ylabel("number of pairs")
-    ax.set_title(f"{n_points} uniform points in [0,1]^{numbers['dim']}")
     # Beside the axes, never over the bars (at small dimensions they fill the whole width).
-    ax.text(1.03, 0.97, f"spread std/mean = {numbers['relative_spread']:.3f}\n"
-            f"closed form 0.59/√d = {numbers['closed_form']:.3f}\n\n"
-            f"contrast (max−min)/min\n= {numbers['relative_contrast']:.3g}\n"
-            "(median over all points\nas the query)",
-            transform=ax.transAxes, va="top", ha="left", fontsize=9)
+    ax.text(1.03, 0.97, "", transform=ax.transAxes, va="top", ha="left", fontsize=9)
+    set_distance_histogram(fig, counts, numbers, n_points)
     fig.tight_layout()
     return fig
+
+
+def set_distance_histogram(fig: Figure, counts: np.ndarray, numbers: Mapping[str, float], n_points: int) -> list:
+    """Show ``counts``, ``numbers`` and ``n_points`` on a figure made by :func:`draw_distance_histogram`:
+    its bars, title, text and y limits become those of a fresh figure of them (the layout stays).
+    Returns the artists that changed, in the order a full draw draws them: the bars, the y axis,
+    the frame (drawn over the bars' foot), the title and the text."""
+    ax = fig.axes[0]
+    counts = np.asarray(counts, dtype=float)
+    if counts.shape != (len(DISTANCE_BINS) - 1,) or not np.isfinite(counts).all() or (counts < 0).any():
+        raise ValueError(f"counts must be {len(DISTANCE_BINS) - 1} pair counts (one per bin), got {counts.shape}")
+    bars = ax.patches[0]
+    bars.set_data(counts)
+    ax.set_title(f"{n_points} uniform points in [0,1]^{numbers['dim']}")
+    ax.texts[0].set_text(f"spread std/mean = {numbers['relative_spread']:.3f}\n"
+                         f"closed form 0.59/√d = {numbers['closed_form']:.3f}\n\n"
+                         f"contrast (max−min)/min\n= {numbers['relative_contrast']:.3g}\n"
+                         "(median over all points\nas the query)")
+    ax.relim()
+    ax.autoscale_view(scalex=False)  # from 0 (the bars' baseline) to the highest bar + 5 %, as ax.hist's
+    return [bars, ax.yaxis, *ax.spines.values(), ax.title, ax.texts[0]]
 
 
 def draw_neighbour_graph(x: np.ndarray, t: np.ndarray, edges: np.ndarray, emb: np.ndarray,
                          n_neighbors: int, title: str, max_edges: int = 400) -> Figure:
     """Notebook 02: the Swiss roll ``x`` (N, 3) coloured by its roll parameter ``t`` (N,) with its
     short-circuit ``edges`` (E, 2) of the ``n_neighbors``-NN graph in red (at most ``max_edges``
-    drawn), beside a 2-D embedding
-    ``emb`` (N, 2) titled ``title``."""
+    drawn, above the points), beside a 2-D embedding ``emb`` (N, 2) titled ``title``. Returns the
+    figure, laid out for these titles; :func:`set_neighbour_graph` shows other edges and embeddings
+    of the same roll on it."""
     fig = plt.figure(figsize=(10, 4.2))
-    ax = fig.add_subplot(1, 2, 1, projection="3d")
-    ax.scatter(x[:, 0], x[:, 1], x[:, 2], c=t, cmap="viridis", s=4)
-    drawn = np.asarray(edges[:max_edges], dtype=int).reshape(-1, 2)
-    if len(drawn):  # one collection, not one line per edge: a redraw costs one artist
-        from mpl_toolkits.mplot3d.art3d import Line3DCollection
-        ax.add_collection3d(Line3DCollection(np.stack([x[drawn[:, 0]], x[drawn[:, 1]]], axis=1),
-                                             colors="red", linewidths=0.6))
-    ax.set_title(f"{n_neighbors}-NN graph: {len(edges)} short-circuit edges")
+    # the edges above the points (not sorted by depth against them): a blit of the edges alone shows
+    # the same picture as a full draw
+    ax = fig.add_subplot(1, 2, 1, projection="3d", computed_zorder=False)
+    ax.scatter(x[:, 0], x[:, 1], x[:, 2], c=t, cmap="viridis", s=4, zorder=1)
+    # one collection, not one line per edge: a redraw costs one artist
+    from mpl_toolkits.mplot3d.art3d import Line3DCollection
+    ax.add_collection3d(Line3DCollection(np.zeros((0, 2, 3)), colors="red", linewidths=0.6, zorder=2),
+                        autolim=False)  # edges join points of the roll: its limits hold them
     ax.set_xlabel("x"); ax.set_ylabel("y"); ax.set_zlabel("z")
     ax2 = fig.add_subplot(1, 2, 2)
     sc = ax2.scatter(emb[:, 0], emb[:, 1], c=t, cmap="viridis", s=4)
     fig.colorbar(sc, ax=ax2, label="roll parameter t")
-    ax2.set_title(title)
     ax2.set_xlabel("coordinate 1"); ax2.set_ylabel("coordinate 2")
+    set_neighbour_graph(fig, x, edges, emb, n_neighbors, title, max_edges)
     fig.tight_layout()
     return fig
+
+
+def set_neighbour_graph(fig: Figure, x: np.ndarray, edges: np.ndarray, emb: np.ndarray,
+                        n_neighbors: int, title: str, max_edges: int = 400) -> list:
+    """Show other ``edges``, ``n_neighbors``, embedding ``emb`` and ``title`` of the same roll ``x`` on
+    a figure made by :func:`draw_neighbour_graph`: the red edges, both titles, the embedding's points
+    and its limits become those of a fresh figure (the roll, its colours and the layout stay).
+    Returns the artists that changed, in the order a full draw draws them: the edges, the roll's
+    title, the embedding's points, axes (ticks and labels), frame and title."""
+    ax, ax2 = fig.axes[0], fig.axes[1]
+    emb = np.asarray(emb, dtype=float)
+    sc = ax2.collections[0]
+    if emb.shape != (len(sc.get_offsets()), 2):
+        raise ValueError(f"emb must be ({len(sc.get_offsets())}, 2), one row per point of the roll, got {emb.shape}")
+    drawn = np.asarray(edges[:max_edges], dtype=int).reshape(-1, 2)
+    lines = ax.collections[1]
+    lines.set_segments(np.stack([x[drawn[:, 0]], x[drawn[:, 1]]], axis=1))
+    if ax.M is not None:     # projected as the 3-D axes were last drawn (a first draw projects it anyway),
+        lines.do_3d_projection()  # so a blit of the edges alone shows them
+    # the text alone: set_title would also put the title back at y = 1, below where the 3-D axes'
+    # last draw lifted it (above its tick labels), and a blit of the title alone would show it there
+    ax.title.set_text(f"{n_neighbors}-NN graph: {len(edges)} short-circuit edges")
+    sc.set_offsets(emb)
+    ax2.ignore_existing_data_limits = True  # the limits a fresh scatter of emb has
+    ax2.update_datalim(sc.get_datalim(ax2.transData).get_points())
+    ax2.autoscale_view()
+    ax2.set_title(title)
+    return [lines, ax.title, sc, ax2.xaxis, ax2.yaxis, *ax2.spines.values(), ax2.title]
+
+
+def move_latent_points(ax, codes, labels, title: str) -> None:
+    """Show other 2-D points ``codes`` (N, 2) of the same digits ``labels`` (N,) on axes drawn by
+    :func:`plot_latent`: each digit's points, the limits and ``title`` become those of a fresh
+    :func:`plot_latent` of them (its legend finds its best place again when drawn). Returns None."""
+    _check_ax(ax, optional=False)
+    _check_title(title)
+    z = to_numpy(codes)
+    y = to_numpy(labels)
+    groups = {c.get_label(): c for c in ax.collections}
+    if y.ndim != 1 or z.ndim != 2 or z.shape[1] < 2 or len(z) != len(y):
+        raise ValueError(f"codes must be (N, 2) with N labels, got {z.shape} and {y.shape}")
+    digits = [str(int(d)) for d in np.unique(y)]
+    if sorted(groups) != sorted(digits):
+        raise ValueError(f"labels must have the digits the axes show ({sorted(groups)}), got {digits}")
+    y = y.astype(int)
+    for d in np.unique(y):
+        groups[str(int(d))].set_offsets(z[y == d, :2])
+    ax.ignore_existing_data_limits = True  # the limits a fresh scatter of these points has
+    for c in groups.values():
+        ax.update_datalim(c.get_datalim(ax.transData).get_points())
+    ax.autoscale_view()
+    ax.set_title(title)
 
 
 def draw_error_curve(ax, sizes, curves: Mapping[str, tuple], mark: tuple[float, float]) -> None:

@@ -230,20 +230,68 @@ MAX_HISTOGRAM_VALUES: int = 10_000_000
 DIMENSIONS: tuple[int, ...] = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 
 
-@_kept()
+def _crop_like_inline(fig: Figure, wide: Sequence = (), label: str = "−00.0") -> None:
+    """Shrink ``fig``'s canvas to the box ``bbox_inches="tight"`` crops it to now, the axes keeping
+    their size and place on the content: the PNG of a live figure (the whole canvas, blitted) is
+    then framed as a kept figure's (:func:`render_png`). The axes (x or y) in ``wide`` are measured
+    with tick labels ``label`` at both ends (their own come back after), so that the labels later
+    limits bring, as wide as ``label``, fit too. Returns None."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.ticker import FixedFormatter, FixedLocator
+
+    if not isinstance(fig.canvas, FigureCanvasAgg):  # a figure closed in pyplot has a bare canvas
+        FigureCanvasAgg(fig)
+    kept = [(a, a.get_major_locator(), a.get_major_formatter()) for a in wide]
+    for a, _, _ in kept:
+        a.set_major_locator(FixedLocator(list(a.get_view_interval())))
+        a.set_major_formatter(FixedFormatter([label, label]))
+    fig.canvas.draw()
+    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+    for a, locator, formatter in kept:
+        a.set_major_locator(locator)
+        a.set_major_formatter(formatter)
+    w, h = fig.get_size_inches()
+    for ax in fig.axes:
+        p = ax.get_position(original=True)
+        ax.set_position([(p.x0 * w - box.x0) / box.width, (p.y0 * h - box.y0) / box.height,
+                         p.width * w / box.width, p.height * h / box.height])
+    fig.set_size_inches(box.width, box.height)
+
+
 def distance_histogram(dim: int = 10, n_points: int = 400, seed: int = 0) -> tuple[Figure, Numbers]:
     """The dimension slider: ``n_points`` uniform points in [0, 1]^dim; the histogram of their pairwise
     distances divided by the mean distance (``n_points × dim`` at most MAX_HISTOGRAM_VALUES). Returns ``(fig, numbers)`` with ``relative_spread``
     (std / mean of the distances), ``closed_form`` (3·√(7/180)/√dim ≈ 0.59/√dim, exact as dim → ∞)
-    and ``relative_contrast`` (median over query points of (farthest − nearest) / nearest)."""
+    and ``relative_contrast`` (median over query points of (farthest − nearest) / nearest).
+
+    One figure is kept per ``n_points`` (and cache folder and mode): each call sets its bars, y axis,
+    title and text, which :func:`render_png` blits onto the rest, drawn once; a value seen before is
+    not computed again. Each call returns that figure, showing the new histogram (a caller keeping
+    two results sees the last one on both figures). Redrawn on release, not during a drag: the
+    largest dimensions take 30–50 ms to compute before the ~25 ms drawing."""
     dim = _int_in(dim, 1, 100_000, "dim")
     n_points = _int_in(n_points, 3, 2_000, "n_points")
     if n_points * dim > MAX_HISTOGRAM_VALUES:
         raise ValueError(f"n_points × dim must be at most {MAX_HISTOGRAM_VALUES:,} (the points are held in "
                          f"memory as float64), got {n_points} × {dim} = {n_points * dim:,}")
-    x = np.random.default_rng(data.check_seed(seed)).random((n_points, dim))
+    counts, numbers = _distance_counts(dim, n_points, data.check_seed(seed))
+    live = _distance_figure(n_points)
+    plotting.set_distance_histogram(live["fig"], counts, numbers, n_points)
+    return live["fig"], dict(numbers)
+
+
+@remember
+def _distance_counts(dim: int, n_points: int, seed: int) -> tuple[np.ndarray, Numbers]:
+    """:func:`distance_histogram`'s pairs per bin (plotting.DISTANCE_BINS) and numbers. The product
+    runs on one thread: on a busy 2-core machine BLAS's second thread made 10 000 dimensions take
+    275 ms instead of 47 (and its spinning slowed the drawing after it two-fold)."""
+    from .device import one_thread
+
+    x = np.random.default_rng(seed).random((n_points, dim))
     sq = (x * x).sum(1)
-    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0))
+    with one_thread():
+        gram = x @ x.T
+    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * gram, 0.0))
     pair = d[np.triu_indices(n_points, 1)]
     np.fill_diagonal(d, np.inf)
     nearest = d.min(1)
@@ -255,19 +303,40 @@ def distance_histogram(dim: int = 10, n_points: int = 400, seed: int = 0) -> tup
         "closed_form": float(3.0 * np.sqrt(7.0 / 180.0) / np.sqrt(dim)),
         "relative_contrast": float(np.median((farthest - nearest) / nearest)),
     }
-    return plotting.draw_distance_histogram(pair / pair.mean(), numbers, n_points), numbers
+    counts = np.histogram(pair / pair.mean(), bins=plotting.DISTANCE_BINS)[0]
+    return counts, numbers
+
+
+@remember
+def _distance_figure(n_points: int) -> dict:
+    """The kept figure of :func:`distance_histogram` for ``n_points``: laid out once, for the widest
+    y tick labels its counts can have (all pairs in one bin) and the widest numbers."""
+    pairs = n_points * (n_points - 1) // 2
+    counts = np.zeros(len(plotting.DISTANCE_BINS) - 1)
+    counts[30] = pairs
+    widest = {"dim": 100_000, "relative_spread": 0.0, "closed_form": 0.0, "relative_contrast": -1.11e-11}
+    fig = plotting.draw_distance_histogram(counts, widest, n_points)
+    plt.close(fig)  # kept here, never by pyplot
+    # counts' tick labels: as many digits as all pairs have, or "0.25" when a few pairs are drawn
+    _crop_like_inline(fig, wide=[fig.axes[0].yaxis], label="0" * max(len(str(pairs)), 4))
+    fig._course_live = plotting.set_distance_histogram(fig, counts, widest, n_points)
+    return {"fig": fig}
 
 
 # --- notebook 02: manifold hypothesis -----------------------------------------------------------
 
-@_kept()
 def manifold_neighbours(method: str = "isomap", n_neighbors: int = 8) -> tuple[Figure, Numbers]:
     """The neighbour-count slider: the Swiss roll with its short-circuit edges (neighbours on
     different turns, drawn red) and the ``method`` (``"isomap"`` or ``"lle"``) embedding with
     ``n_neighbors`` neighbours, coloured by the roll parameter, from the cached sweep
     :func:`course_utils.manifolds.swiss_roll_sweep`. Returns ``(fig, numbers)`` with
     ``short_circuits``, ``trustworthiness`` and ``unrolling`` (R² of the roll parameter regressed on
-    the embedding, :func:`course_utils.manifolds.unrolling_score`)."""
+    the embedding, :func:`course_utils.manifolds.unrolling_score`).
+
+    Cheap enough to follow a drag (``continuous_update``): one figure is kept (per cache folder and
+    mode), the roll drawn once; each call sets its red edges, the titles and the embedding, which
+    :func:`render_png` blits onto the rest. Each call returns that figure, showing the new method
+    and ``n_neighbors`` (a caller keeping two results sees the last one on both figures)."""
     _one_of(method, ("isomap", "lle"), "method")
     _one_of(n_neighbors, manifolds.SWISS_NEIGHBOURS, "n_neighbors")
     sweep = manifolds.swiss_roll_sweep(method)
@@ -278,34 +347,159 @@ def manifold_neighbours(method: str = "isomap", n_neighbors: int = 8) -> tuple[F
                "unrolling": float(sweep["unrolling"][i])}
     title = (f"{'Isomap' if method == 'isomap' else 'LLE'}, k={n_neighbors}: "
              f"trust {numbers['trustworthiness']:.3f}, unrolling R² {numbers['unrolling']:.2f}")
-    fig = plotting.draw_neighbour_graph(x, t, _short_circuits(int(n_neighbors)),
-                                        sweep["embeddings"][i], int(n_neighbors), title)
+    fig = _neighbours_figure(len(x))["fig"]
+    plotting.set_neighbour_graph(fig, x, _short_circuits(int(n_neighbors)), sweep["embeddings"][i],
+                                 int(n_neighbors), title)
     return fig, numbers
 
 
 @remember
 def _short_circuits(n_neighbors: int) -> np.ndarray:
-    """The roll's short-circuit edges for ``n_neighbors`` (the same for both methods)."""
+    """The roll's short-circuit edges for ``n_neighbors`` (the same for both methods): those of
+    :func:`course_utils.manifolds.short_circuits`, from one neighbour search for every slider value."""
     x, t = manifolds.swiss_roll()
-    return manifolds.short_circuits(x, t, n_neighbors)
+    idx = _roll_neighbours(len(x))[:, :n_neighbors]  # the n_neighbors nearest, nearest first
+    i = np.repeat(np.arange(len(x)), n_neighbors)
+    j = idx.ravel()
+    bad = np.abs(t[i] - t[j]) > np.pi
+    return np.stack([i[bad], j[bad]], axis=1)
+
+
+@remember
+def _roll_neighbours(n: int) -> np.ndarray:
+    """(n, max(SWISS_NEIGHBOURS)): each point's nearest neighbours on the roll of ``n`` points,
+    nearest first, the point itself left out (as in manifolds.short_circuits)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from .device import one_thread
+
+    x, _ = manifolds.swiss_roll(n)
+    k = max(manifolds.SWISS_NEIGHBOURS)
+    with one_thread():
+        return NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x, return_distance=False)[:, 1:]
+
+
+@remember
+def _neighbours_figure(n: int) -> dict:
+    """The kept figure of :func:`manifold_neighbours` for the roll of ``n`` points: the roll drawn
+    once, laid out for the widest titles the slider makes."""
+    x, t = manifolds.swiss_roll(n)
+    k = max(manifolds.SWISS_NEIGHBOURS)
+    edges = np.zeros((10 ** len(str(n * k)) - 1, 2), dtype=int)  # as many digits as n·k edges have
+    emb = x[:, [0, 2]] / 200  # LLE's scale: its tick labels (−0.075) are the widest
+    fig = plotting.draw_neighbour_graph(x, t, edges, emb, k, f"Isomap, k={k}: trust 0.000, unrolling R² -0.00")
+    plt.close(fig)  # kept here, never by pyplot
+    _crop_like_inline(fig)
+    fig._course_live = plotting.set_neighbour_graph(fig, x, edges[:0], emb, k, "")
+    return {"fig": fig}
+
+
+manifold_neighbours.continuous_update = True
 
 
 # --- notebook 03: t-SNE ----------------------------------------------------------------------------
 
-@_kept()
 def tsne_perplexity(perplexity: int = 30) -> tuple[Figure, Numbers]:
     """The perplexity slider: the cached t-SNE map of the MNIST test points at ``perplexity`` (one
     of :data:`course_utils.manifolds.TSNE_PERPLEXITIES`), coloured by digit. Returns ``(fig, numbers)``
-    with ``kl_divergence``, ``trustworthiness`` and ``knn_accuracy`` (5-fold k-NN in the map)."""
+    with ``kl_divergence``, ``trustworthiness`` and ``knn_accuracy`` (5-fold k-NN in the map).
+
+    Cheap enough to follow a drag (``continuous_update``): one figure is kept (per cache folder and
+    mode, for these test points); each call moves its points and sets its limits and title, which
+    :func:`render_png` blits (ticks, legend and all) onto the axes' frame, drawn once. Each call returns that figure, showing the new perplexity (a
+    caller keeping two results sees the last one on both figures)."""
     _one_of(perplexity, manifolds.TSNE_PERPLEXITIES, "perplexity")
     r = manifolds.mnist_tsne(perplexity)
     numbers = {"perplexity": int(perplexity), "kl_divergence": float(r["kl_divergence"]),
                "trustworthiness": float(r["trustworthiness"]), "knn_accuracy": float(r["knn_accuracy"])}
-    fig = plotting.plot_latent(
-        r["embedding"], r["labels"], xlabel="t-SNE 1", ylabel="t-SNE 2",
-        title=f"t-SNE, perplexity {perplexity}: trust {numbers['trustworthiness']:.3f}, "
-              f"k-NN acc {numbers['knn_accuracy']:.3f}")
-    return fig, numbers
+    title = (f"t-SNE, perplexity {perplexity}: trust {numbers['trustworthiness']:.3f}, "
+             f"k-NN acc {numbers['knn_accuracy']:.3f}")
+    labels = np.asarray(r["labels"])
+    live = _tsne_figure()
+    if live.get("labels") is None or not np.array_equal(live["labels"], labels):  # other points: a new figure
+        live.update(fig=_tsne_new_figure(r["embedding"], labels), labels=labels.copy())
+    plotting.move_latent_points(live["fig"].axes[0], r["embedding"], labels, title)
+    return live["fig"], numbers
+
+
+@remember
+def _tsne_figure() -> dict:
+    """Holds the kept figure of :func:`tsne_perplexity` and the labels of its points (made at its
+    first call, and again for other test points)."""
+    return {}
+
+
+def _tsne_new_figure(embedding: np.ndarray, labels: np.ndarray) -> Figure:
+    """:func:`tsne_perplexity`'s figure for these test points: laid out once, for the widest title
+    and tick labels the slider makes; its live artists are all of the map's axes but their frame."""
+    widest = f"t-SNE, perplexity {max(manifolds.TSNE_PERPLEXITIES)}: trust 0.000, k-NN acc 0.000"
+    fig = plotting.plot_latent(embedding, labels, xlabel="t-SNE 1", ylabel="t-SNE 2", title=widest)
+    plt.close(fig)  # kept here, never by pyplot
+    ax = fig.axes[0]
+    _crop_like_inline(fig, wide=[ax.xaxis, ax.yaxis], label="−00.0")  # t-SNE's widest: "−12.5"
+    legend = ax.add_artist(_TsneLegend(ax.get_legend()))
+    # what a new map changes, in the order a full draw draws it (the axes' frame and labels' text stay)
+    fig._course_live = [*ax.collections, ax.xaxis, ax.yaxis, *ax.spines.values(), ax.title, legend]
+    return fig
+
+
+class _TsneLegend(plt.Artist):  # matplotlib.artist.Artist
+    """The legend of :func:`tsne_perplexity`'s map, drawn from pictures: where ``loc="best"`` puts
+    ``legend`` for the points shown now, the legend's own drawing there (made the first time it goes
+    there) is painted. Drawing its eleven texts was most of a new map's cost, and only its place
+    changes. ``legend`` stays in the axes, hidden (``ax.get_legend()``), and is drawn itself by
+    renderers other than Agg (a PDF or SVG keeps its text)."""
+
+    def __init__(self, legend):
+        super().__init__()
+        self.legend = legend
+        self.set_zorder(legend.get_zorder())
+        legend.set_visible(False)
+        self._pictures: dict = {}
+
+    def get_window_extent(self, renderer=None):
+        return self.legend.get_window_extent(renderer)
+
+    def draw(self, renderer) -> None:
+        from matplotlib.backends.backend_agg import RendererAgg
+
+        if not self.get_visible():
+            return
+        if not isinstance(renderer, RendererAgg):
+            self._draw_legend(renderer)
+            return
+        box = self.legend.get_window_extent(renderer)  # placed for the points shown now
+        key = (renderer.width, renderer.height, renderer.dpi, *np.round(box.bounds, 6))
+        if key not in self._pictures:
+            self._pictures[key] = self._picture(renderer, box)
+        x0, y0, picture = self._pictures[key]
+        gc = renderer.new_gc()
+        renderer.draw_image(gc, x0, y0, picture)
+        gc.restore()
+        self.stale = False
+
+    def _picture(self, renderer, box) -> tuple:
+        """The legend drawn alone on a transparent canvas the size of ``renderer``'s, cut to ``box``
+        (with a margin for antialiased edges): (left, bottom, RGBA pixels, bottom row first, as
+        ``renderer.draw_image`` paints them)."""
+        from matplotlib.backends.backend_agg import RendererAgg
+
+        alone = RendererAgg(renderer.width, renderer.height, renderer.dpi)
+        self._draw_legend(alone)
+        w, h = renderer.width, renderer.height
+        x0, x1 = max(int(np.floor(box.x0)) - 2, 0), min(int(np.ceil(box.x1)) + 2, w)
+        y0, y1 = max(int(np.floor(box.y0)) - 2, 0), min(int(np.ceil(box.y1)) + 2, h)
+        return x0, y0, np.asarray(alone.buffer_rgba())[h - y1:h - y0, x0:x1][::-1].copy()
+
+    def _draw_legend(self, renderer) -> None:
+        self.legend.set_visible(True)
+        try:
+            self.legend.draw(renderer)
+        finally:
+            self.legend.set_visible(False)
+
+
+tsne_perplexity.continuous_update = True
 
 
 # --- notebook 04: autoencoder (latent-size slider, description "code size") ------------------------

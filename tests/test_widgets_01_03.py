@@ -26,6 +26,40 @@ def small_sizes(monkeypatch, tmp_cache):
     return tmp_cache
 
 
+def _png_pixels(png: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).astype(int)
+
+
+def _shown_as_drawn(fig) -> np.ndarray:
+    """The pixels of the PNG a slider shows for the live ``fig`` (blitted), after checking that they
+    are the figure as a full draw draws it (no stale title or mark) and that nothing of it lies
+    outside the canvas (nothing clipped)."""
+    shown = _png_pixels(widgets.render_png(fig))
+    fig.canvas.draw()
+    full = np.asarray(fig.canvas.buffer_rgba()).astype(int)
+    assert shown.shape == full.shape
+    differ = np.abs(shown - full).max(-1) > 8  # antialiased edges may round differently
+    assert differ.mean() < 1e-3, f"{differ.mean():.2%} of the pixels differ from a full draw"
+    box = fig.get_tightbbox(fig.canvas.get_renderer())
+    w, h = fig.get_size_inches()
+    assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= w + 1e-6 and box.y1 <= h + 1e-6, (box, w, h)
+    return shown
+
+
+def _fresh_limits(draw) -> tuple:
+    """The axis limits matplotlib gives a fresh axes that ``draw(ax)`` fills: (x0, x1, y0, y1)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    draw(ax)
+    lims = (*ax.get_xlim(), *ax.get_ylim())
+    plt.close(fig)
+    return lims
+
+
 # --- notebook 01 ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dim", [100, 1000, 10000])
@@ -50,6 +84,32 @@ def test_distance_histogram_is_fast_enough_to_drag():
     t = time.perf_counter()
     widgets.distance_histogram(dim=max(widgets.DIMENSIONS))
     assert time.perf_counter() - t < 20  # generous: a shared CI core; typically well under a second
+
+
+def test_distance_histogram_is_one_live_figure_showing_each_dimension():
+    import matplotlib.pyplot as plt
+    from scipy.spatial.distance import pdist
+
+    fignums = plt.get_fignums()
+    figs, first = set(), {}
+    for dim in (2, 10000, 50, 2):
+        fig, n = widgets.distance_histogram(dim=dim)
+        figs.add(id(fig))
+        shown = _shown_as_drawn(fig)
+        ax = fig.axes[0]
+        assert ax.get_title() == f"400 uniform points in [0,1]^{dim}"
+        assert f"spread std/mean = {n['relative_spread']:.3f}" in ax.texts[0].get_text()
+        # the bars are the histogram of the pairwise distances, the y axis the one ax.hist gives them
+        pair = pdist(np.random.default_rng(0).random((400, dim)))
+        ref = np.histogram(pair / pair.mean(), bins=60, range=(0, 2))[0]
+        bars = ax.patches[0].get_data().values
+        assert np.abs(bars - ref).sum() <= 2  # distances computed another way may cross a bin edge
+        ylim = _fresh_limits(lambda a: a.hist(pair / pair.mean(), bins=60, range=(0, 2)))[2:]
+        assert ax.get_ylim() == pytest.approx(ylim, rel=1e-3)
+        if dim in first:  # a revisit shows what the first visit showed: nothing of 10000 or 50 left
+            assert np.array_equal(shown, first[dim])
+        first[dim] = shown
+    assert len(figs) == 1 and plt.get_fignums() == fignums
 
 
 @pytest.mark.parametrize("kwargs", [{"dim": 0}, {"dim": 2.5}, {"dim": True}, {"n_points": 2},
@@ -81,6 +141,38 @@ def test_manifold_neighbours_shows_the_short_circuit(small_sizes):
     # the callback reads the cache: the sweep is the same object of numbers
     sweep = manifolds.swiss_roll_sweep("isomap")
     assert sweep["unrolling"][0] == pytest.approx(small["unrolling"])
+
+
+def test_short_circuits_of_the_slider_are_the_manifolds_ones():
+    x, t = manifolds.swiss_roll()
+    for k in manifolds.SWISS_NEIGHBOURS:
+        assert np.array_equal(widgets._short_circuits(k), manifolds.short_circuits(x, t, k)), k
+
+
+def test_manifold_neighbours_is_one_live_figure_showing_each_graph(small_sizes):
+    import matplotlib.pyplot as plt
+
+    fignums = plt.get_fignums()
+    x, t = manifolds.swiss_roll()
+    figs, first = set(), {}
+    for method, k in (("isomap", 5), ("isomap", 80), ("lle", 12), ("isomap", 5)):
+        fig, n = widgets.manifold_neighbours(method, k)
+        figs.add(id(fig))
+        shown = _shown_as_drawn(fig)
+        roll, embedding = fig.axes[:2]
+        edges = manifolds.short_circuits(x, t, k)
+        assert roll.get_title() == f"{k}-NN graph: {len(edges)} short-circuit edges"
+        assert len(roll.collections[1].get_segments()) == min(len(edges), 400)  # the red edges drawn
+        sweep = manifolds.swiss_roll_sweep(method)
+        emb = sweep["embeddings"][list(sweep["neighbours"]).index(k)]
+        assert np.array_equal(embedding.collections[0].get_offsets(), emb)
+        assert embedding.get_title().startswith(f"{'Isomap' if method == 'isomap' else 'LLE'}, k={k}: ")
+        lims = _fresh_limits(lambda a: a.scatter(emb[:, 0], emb[:, 1], s=4))
+        assert (*embedding.get_xlim(), *embedding.get_ylim()) == pytest.approx(lims)
+        if (method, k) in first:  # a revisit shows what the first visit showed
+            assert np.array_equal(shown, first[method, k])
+        first[method, k] = shown
+    assert len(figs) == 1 and plt.get_fignums() == fignums
 
 
 @pytest.mark.parametrize("args", [("pca", 8), ("isomap", 7), ("isomap", True), ("lle", "8")])
@@ -120,6 +212,38 @@ def test_tsne_perplexity_callback_and_cache(small_sizes):
     x50, y = manifolds.mnist_tsne_points()
     pca = manifolds.embedding_scores(x50, x50[:, :2], labels=y)
     assert n["trustworthiness"] > pca["trustworthiness"] and n["knn_accuracy"] > pca["knn_accuracy"]
+
+
+def test_tsne_perplexity_is_one_live_figure_showing_each_map(small_sizes):
+    import matplotlib.pyplot as plt
+
+    from course_utils import plotting
+
+    fignums = plt.get_fignums()
+    figs, first = set(), {}
+    for p in (2, 100, 2):
+        fig, n = widgets.tsne_perplexity(p)
+        figs.add(id(fig))
+        shown = _shown_as_drawn(fig)
+        ax = fig.axes[0]
+        r = manifolds.mnist_tsne(p)
+        assert ax.get_title() == (f"t-SNE, perplexity {p}: trust {n['trustworthiness']:.3f}, "
+                                  f"k-NN acc {n['knn_accuracy']:.3f}")
+        for c in ax.collections:  # each digit's points of this map
+            assert np.array_equal(c.get_offsets(), r["embedding"][r["labels"] == int(c.get_label())])
+        lims = _fresh_limits(lambda a: plotting.plot_latent(r["embedding"], r["labels"], ax=a))
+        assert (*ax.get_xlim(), *ax.get_ylim()) == pytest.approx(lims)
+        # the legend painted from its picture is the legend itself, where loc="best" puts it now
+        legend, picture = ax.get_legend(), ax.artists[0]
+        picture.set_visible(False); legend.set_visible(True)
+        fig.canvas.draw()
+        itself = np.asarray(fig.canvas.buffer_rgba()).astype(int)
+        picture.set_visible(True); legend.set_visible(False)
+        assert (np.abs(shown - itself).max(-1) > 8).mean() < 1e-3
+        if p in first:  # a revisit shows what the first visit showed: nothing of perplexity 100 left
+            assert np.array_equal(shown, first[p])
+        first[p] = shown
+    assert len(figs) == 1 and plt.get_fignums() == fignums
 
 
 def test_tsne_seeds_matter_only_with_random_start(small_sizes):
@@ -246,3 +370,11 @@ def test_mnist_tsne_nudged_twin_is_its_own_cached_run(small_sizes):
     for bad in (-1e-3, 2.0, True, "small"):
         with pytest.raises(ValueError, match="jitter"):
             manifolds.mnist_tsne(30, 0, "random", jitter=bad)
+
+
+def test_the_sliders_of_02_and_03_follow_the_drag_and_01_waits_for_release():
+    """02 and 03 redraw in ~40 ms (blitted, nothing computed); 01's largest dimensions compute
+    30-50 ms before drawing, so its slider redraws on release."""
+    for fn, follows in ((widgets.distance_histogram, False), (widgets.manifold_neighbours, True),
+                        (widgets.tsne_perplexity, True)):
+        assert (getattr(fn, "continuous_update", False) is True) is follows, fn.__name__
