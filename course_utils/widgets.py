@@ -231,31 +231,21 @@ DIMENSIONS: tuple[int, ...] = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000
 
 
 def _crop_like_inline(fig: Figure, wide: Sequence = (), label: str = "−00.0") -> None:
-    """Shrink ``fig``'s canvas to the box ``bbox_inches="tight"`` crops it to now, the axes keeping
-    their size and place on the content: the PNG of a live figure (the whole canvas, blitted) is
-    then framed as a kept figure's (:func:`render_png`). The axes (x or y) in ``wide`` are measured
-    with tick labels ``label`` at both ends (their own come back after), so that the labels later
-    limits bring, as wide as ``label``, fit too. Returns None."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    """:func:`_crop_as_saved` for a figure whose axis limits change with the slider: the axes (x or
+    y) in ``wide`` are measured with tick labels ``label`` at both ends (their own come back after),
+    so that the labels later limits bring, as wide as ``label``, fit too. Notebooks 01–03."""
     from matplotlib.ticker import FixedFormatter, FixedLocator
 
-    if not isinstance(fig.canvas, FigureCanvasAgg):  # a figure closed in pyplot has a bare canvas
-        FigureCanvasAgg(fig)
     kept = [(a, a.get_major_locator(), a.get_major_formatter()) for a in wide]
-    for a, _, _ in kept:
-        a.set_major_locator(FixedLocator(list(a.get_view_interval())))
-        a.set_major_formatter(FixedFormatter([label, label]))
-    fig.canvas.draw()
-    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
-    for a, locator, formatter in kept:
-        a.set_major_locator(locator)
-        a.set_major_formatter(formatter)
-    w, h = fig.get_size_inches()
-    for ax in fig.axes:
-        p = ax.get_position(original=True)
-        ax.set_position([(p.x0 * w - box.x0) / box.width, (p.y0 * h - box.y0) / box.height,
-                         p.width * w / box.width, p.height * h / box.height])
-    fig.set_size_inches(box.width, box.height)
+    try:
+        for a, _, _ in kept:
+            a.set_major_locator(FixedLocator(list(a.get_view_interval())))
+            a.set_major_formatter(FixedFormatter([label, label]))
+        _crop_as_saved(fig)
+    finally:
+        for a, locator, formatter in kept:
+            a.set_major_locator(locator)
+            a.set_major_formatter(formatter)
 
 
 def distance_histogram(dim: int = 10, n_points: int = 400, seed: int = 0) -> tuple[Figure, Numbers]:
