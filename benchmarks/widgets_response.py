@@ -9,9 +9,9 @@ the cached models: reported as ``first_call_s``), then over its slider's values,
 are taken per call: the callback alone, and the callback plus ``widgets.render_png`` of its figure,
 the PNG ``show_interactive`` displays (cropped as Jupyter's inline backend crops): what a learner
 waits for after moving the slider. The first round is each value's first visit (its figure is
-drawn); the second round revisits them (callbacks keep the figure and PNG of a value seen before):
+drawn); the second round revisits them (a ``@_kept`` callback serves those from its kept PNG; a live one redraws):
 both medians are reported, and the median of all calls. The target (median ≤ 50 ms, issue 17) is
-judged on the first visits with render: revisits cost ~0 ms, so the median of all calls would
+judged on the first visits with render: a kept revisit costs ~0 ms, so the median of all calls could
 pass a slider whose every new value takes seconds.
 """
 from __future__ import annotations
@@ -138,7 +138,7 @@ def run(quick: bool = False, rounds: int | None = None, only: list[str] | None =
                     entry[f"{key}_ms_median"] = statistics.median(total[i] for i in sel)
                     entry[f"{key}_cpu_ms_median"] = statistics.median(cpu[i] for i in sel)
             res["sliders"][label] = entry
-            # Judged on first visits: a revisit is served from the kept PNG in ~0 ms, so the median of
+            # Judged on first visits: a kept (``@_kept``) revisit is served from its PNG in ~0 ms, so the median of
             # all calls (half of them revisits) would say nothing about moving to a new value.
             med = entry.get("first_visit_ms_median", entry["with_render_ms_median"])
             entry["judged_ms_median"] = med

@@ -721,8 +721,16 @@ def _noise_level(kind: str, level: float, n: int, n_eval: int) -> tuple[Numbers,
 
 @remember
 def _noise_sweep(kind: str, n: int, n_eval: int) -> dict:
-    """``{level: _noise_level(...)}`` for every level of the slider (_NOISE_LEVELS)."""
-    return {g: _noise_level(kind, g, n, n_eval) for g in _NOISE_LEVELS}
+    """``{level: _noise_level(...)}`` for every level of the slider (_NOISE_LEVELS). The heap's free
+    pages go back to the system after each level (:func:`course_utils.memory.release_free_heap`):
+    without it, 21 levels left ~190 MB of freed batches resident in notebook 06's kernel."""
+    from .memory import release_free_heap
+
+    sweep = {}
+    for g in _NOISE_LEVELS:
+        sweep[g] = _noise_level(kind, g, n, n_eval)
+        release_free_heap()
+    return sweep
 
 
 @remember

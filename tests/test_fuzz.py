@@ -306,6 +306,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "config.artifact_dir": dict,
     "memory.limit_heap_growth": lambda: dict(threshold=memory_threshold()),
     "memory.tune_heap": dict,
+    "memory.release_free_heap": dict,
     "memory.heap_batch_size": lambda: dict(fn=torch.nn.Linear(4, 3), example=torch.zeros(1, 4), batch_size=100),
     "atomic.file_mode": dict,
     # checkpoints, recipes

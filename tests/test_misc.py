@@ -121,6 +121,33 @@ def test_heap_growth_limit_keeps_freed_step_sized_memory_instead_of_faulting_it_
     assert kept >= 4 << 20  # the freed 4 MB stays for the next step (trimmed back to ~130 kB without)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_release_free_heap_returns_freed_blocks_in_the_middle_of_the_heap():
+    """Blocks freed below a block still in use stay resident (glibc trims only the heap's top);
+    release_free_heap gives their pages back: noisy-test-sized tensors (3 MB, on the heap under the
+    8 MB threshold) each followed by a small kept one, as notebook 06's noise sweep leaves them."""
+    import subprocess
+    import sys as _sys
+
+    probe = ("import torch, course_utils.memory as m\n"
+             "m.tune_heap()\n"
+             "rss = lambda: int(next(l for l in open('/proc/self/status') if l.startswith('VmRSS')).split()[1]) // 1024\n"
+             "big, kept = [], []\n"
+             "for i in range(60):\n"
+             "    big.append(torch.ones(1000, 784)); kept.append(torch.ones(8, 784))\n"
+             "del big\n"
+             "before = rss(); ran = m.release_free_heap(); print(ran, before, rss())")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "COURSE_MALLOC_TUNING")}
+    ran, before, after = subprocess.run([_sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                                        check=True).stdout.split()
+    assert ran == "True"
+    assert int(before) - int(after) > 120  # of the 188 MB freed, most was resident until the release
+    off = subprocess.run([_sys.executable, "-c", "import course_utils.memory as m; print(m.release_free_heap())"],
+                         env={**env, "COURSE_MALLOC_TUNING": "0"}, capture_output=True, text=True, check=True)
+    assert off.stdout.strip() == "False"
+
+
 @pytest.mark.parametrize("answer", [torch.tensor(0.3, requires_grad=True), torch.tensor([0.3]).requires_grad_()[0],
                                     torch.tensor(0.3, dtype=torch.bfloat16), np.float32(0.3), np.float64(0.3)])
 def test_check_value_accepts_tensors_with_grad_and_numpy_scalars(answer, capsys):
