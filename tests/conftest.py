@@ -64,3 +64,28 @@ def pytest_report_header(config):
         return f"ipywidgets {ipywidgets.__version__} ({Path(ipywidgets.__file__).parent})"
     except Exception as err:  # pragma: no cover - reported, never fatal
         return f"ipywidgets not importable: {err}"
+
+
+@pytest.fixture
+def shown_png():
+    """``check(fig) -> bytes``: ``widgets.render_png(fig)``, checked to be what a full draw of the live
+    figure shows (antialiased edges may round differently) with no text outside it (nothing clipped)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from course_utils import widgets
+
+    def check(fig) -> bytes:
+        png = widgets.render_png(fig)
+        shown = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).astype(int)
+        fig.canvas.draw()
+        full = np.asarray(fig.canvas.buffer_rgba()).astype(int)
+        assert shown.shape == full.shape
+        assert (np.abs(shown - full).max(-1) > 8).mean() < 1e-3
+        drawn, page = fig.get_tightbbox(fig.canvas.get_renderer()), fig.bbox_inches   # inches
+        assert page.x0 <= drawn.x0 and drawn.x1 <= page.x1 and page.y0 <= drawn.y0 and drawn.y1 <= page.y1, (drawn, page)
+        return png
+
+    return check

@@ -112,42 +112,25 @@ def test_pca_denoiser_projects_and_clips():
         den(torch.full((2, 784), 128.0))
 
 
-def _shown_is_the_figure(fig) -> bytes:
-    """render_png(fig), checked: the blitted PNG is a full draw of the figure (antialiased edges may
-    round differently) and no text of it lies outside it (nothing clipped). Returns the PNG."""
-    import io
 
-    from PIL import Image
-
-    png = widgets.render_png(fig)
-    shown = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).astype(int)
-    fig.canvas.draw()
-    full = np.asarray(fig.canvas.buffer_rgba()).astype(int)
-    assert shown.shape == full.shape
-    assert (np.abs(shown - full).max(-1) > 8).mean() < 1e-3
-    drawn, page = fig.get_tightbbox(fig.canvas.get_renderer()), fig.bbox_inches   # inches
-    assert page.x0 <= drawn.x0 and drawn.x1 <= page.x1 and page.y0 <= drawn.y0 and drawn.y1 <= page.y1, (drawn, page)
-    return png
-
-
-def test_noise_view_redraws_one_live_figure_per_kind(cache):
+def test_noise_view_redraws_one_live_figure_per_kind(cache, shown_png):
     fignums = plt.get_fignums()
     fig, a = widgets.noise_view(0.35, "gaussian")
-    first = _shown_is_the_figure(fig)
+    first = shown_png(fig)
     again, b = widgets.noise_view(0.8, "gaussian")
     assert again is fig and b["noisy_mse"] > a["noisy_mse"]
     (ax,) = fig.axes
     assert "σ = 0.80" in ax.get_title() and row_names(ax)[1] == f"Input X\n{b['noisy_mse']:.4f}"
     clean, noisy = data.noisy_test("gaussian", 0.8, n=1000)
     assert np.allclose(ax.images[0].get_array()[32:60, :28], np.clip(noisy[0].reshape(28, 28).numpy(), 0, 1))
-    _shown_is_the_figure(fig)
+    shown_png(fig)
     assert widgets.noise_view(0.35, "gaussian")[0] is fig
     assert widgets.render_png(fig) == first              # back at 0.35: its picture, nothing of 0.8 left
     # the numbers of a slider level are that level's own (the store's DAE on those noisy digits)
     assert b["dae_mse"] == pytest.approx(training.mse(store.denoisers()["fixed"], noisy, clean), rel=1e-5)
     masking, m = widgets.noise_view(0.5, "masking")      # each kind has its figure, laid out for its names
     assert masking is not fig and "p = 0.50" in masking.axes[0].get_title()
-    _shown_is_the_figure(masking)
+    shown_png(masking)
     # a float slider's level off by an ulp is that level; a level off the slider's steps is computed
     assert widgets.noise_view(0.15000000000000002)[1] == widgets.noise_view(0.15)[1]
     off = widgets.noise_view(0.123)[1]

@@ -131,29 +131,12 @@ def test_walk_view_moves_points_onto_the_ring(small_ring):
     assert five["distances"][2] == pytest.approx(float(field.distance_to_curve(x).mean()), abs=1e-9)
 
 
-def _shown_is_the_figure(fig) -> bytes:
-    """render_png(fig), checked: the blitted PNG is a full draw of the figure (antialiased edges may
-    round differently) and no text of it lies outside it (nothing clipped). Returns the PNG."""
-    import io
 
-    from PIL import Image
-
-    png = widgets.render_png(fig)
-    shown = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).astype(int)
-    fig.canvas.draw()
-    full = np.asarray(fig.canvas.buffer_rgba()).astype(int)
-    assert shown.shape == full.shape
-    assert (np.abs(shown - full).max(-1) > 8).mean() < 1e-3
-    drawn, page = fig.get_tightbbox(fig.canvas.get_renderer()), fig.bbox_inches   # inches
-    assert page.x0 <= drawn.x0 and drawn.x1 <= page.x1 and page.y0 <= drawn.y0 and drawn.y1 <= page.y1, (drawn, page)
-    return png
-
-
-def test_field_view_moves_the_arrows_of_one_live_figure(small_ring):
+def test_field_view_moves_the_arrows_of_one_live_figure(small_ring, shown_png):
     widgets._curve_dae.forget()
     fignums = plt.get_fignums()
     fig, a = widgets.field_view(0.4, n_grid=9)
-    first = _shown_is_the_figure(fig)
+    first = shown_png(fig)
     again, b = widgets.field_view(0.8, n_grid=9)
     assert again is fig
     g = field.grid(1.6, 9)
@@ -164,7 +147,7 @@ def test_field_view_moves_the_arrows_of_one_live_figure(small_ring):
     dae = np.stack([np.asarray(left.U), np.asarray(left.V)], 1)
     assert q.scale == left.scale == pytest.approx(plotting.field_scale(g, dae, exact))  # 0.8's arrows, one scale
     assert "σ = 0.8" in fig.axes[0].get_title() and f"cos {b['cosine']:.3f}" in fig.get_suptitle()
-    _shown_is_the_figure(fig)
+    shown_png(fig)
     widgets.field_view(0.4, n_grid=9)
     assert widgets.render_png(fig) == first              # back at σ = 0.4: its picture, nothing of 0.8 left
     assert widgets.field_view(0.4, n_grid=11)[0] is not fig   # another grid, another figure
@@ -172,10 +155,10 @@ def test_field_view_moves_the_arrows_of_one_live_figure(small_ring):
     assert plt.get_fignums() == fignums
 
 
-def test_walk_view_moves_the_points_of_one_live_figure(small_ring):
+def test_walk_view_moves_the_points_of_one_live_figure(small_ring, shown_png):
     widgets._curve_dae.forget()
     fig, five = widgets.walk_view(5, sigma=0.4, n=50)
-    first = _shown_is_the_figure(fig)
+    first = shown_png(fig)
     ax, bx = fig.axes
     for steps in (0, 12, 1):
         again, nums = widgets.walk_view(steps, sigma=0.4, n=50)
@@ -189,9 +172,9 @@ def test_walk_view_moves_the_points_of_one_live_figure(small_ring):
             a.relim()
             a.autoscale_view()
         assert view == (ax.get_xlim(), ax.get_ylim(), bx.get_xlim(), bx.get_ylim())  # a fresh figure's view
-        _shown_is_the_figure(fig)
+        shown_png(fig)
     widgets.walk_view(5, sigma=0.4, n=50, seed=3)        # other points: the walk's frame is drawn again
-    _shown_is_the_figure(fig)
+    shown_png(fig)
     widgets.walk_view(5, sigma=0.4, n=50)
     assert widgets.render_png(fig) == first
     assert widgets.walk_view.continuous_update is True

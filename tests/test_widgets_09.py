@@ -75,30 +75,13 @@ def test_prepare_lists_the_notebook_09_jobs():
     assert np.all([callable(f) for f in prepare.JOBS.values()])
 
 
-def _shown_is_the_figure(fig) -> bytes:
-    """render_png(fig), checked: the blitted PNG is a full draw of the figure (antialiased edges may
-    round differently) and no text of it lies outside it (nothing clipped). Returns the PNG."""
-    import io
 
-    from PIL import Image
-
-    png = widgets.render_png(fig)
-    shown = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).astype(int)
-    fig.canvas.draw()
-    full = np.asarray(fig.canvas.buffer_rgba()).astype(int)
-    assert shown.shape == full.shape
-    assert (np.abs(shown - full).max(-1) > 8).mean() < 1e-3
-    drawn, page = fig.get_tightbbox(fig.canvas.get_renderer()), fig.bbox_inches   # inches
-    assert page.x0 <= drawn.x0 and drawn.x1 <= page.x1 and page.y0 <= drawn.y0 and drawn.y1 <= page.y1, (drawn, page)
-    return png
-
-
-def test_beta_view_moves_the_grid_and_band_of_one_live_figure(small_vaes):
+def test_beta_view_moves_the_grid_and_band_of_one_live_figure(small_vaes, shown_png):
     from course_utils import plotting
 
     fignums = plt.get_fignums()
     fig, one = widgets.beta_view(1.0, steps=6)
-    first = _shown_is_the_figure(fig)
+    first = shown_png(fig)
     gx, ax = fig.axes[:2]
     for beta in (0.25, 4.0):
         again, nums = widgets.beta_view(beta, steps=6)
@@ -109,7 +92,7 @@ def test_beta_view_moves_the_grid_and_band_of_one_live_figure(small_vaes):
         with torch.no_grad():
             grid = model.decode(vae.prior_grid(6))
         assert np.allclose(gx.images[0].get_array(), plotting.tile_grid(grid, 6))
-        _shown_is_the_figure(fig)
+        shown_png(fig)
     widgets.beta_view(1.0, steps=6)
     assert widgets.render_png(fig) == first               # back at β = 1: its picture, nothing of β = 4 left
     assert widgets.beta_view(1.0, steps=4)[0] is not fig  # another grid side, another figure
