@@ -22,6 +22,8 @@ import torch
 from matplotlib.figure import Figure
 
 from . import compression, config, data, denoising_field, manifolds, plotting, probe, recipes, store, training, vae
+from .device import one_thread
+from .memory import release_free_heap
 from .pca import reconstruct as pca_reconstruct
 
 __all__ = ["show_interactive", "remember", "render_png", "DIMENSIONS", "MAX_HISTOGRAM_VALUES", "NOISE_KIND_LABELS", "distance_histogram",
@@ -275,8 +277,6 @@ def _distance_counts(dim: int, n_points: int, seed: int) -> tuple[np.ndarray, Nu
     """:func:`distance_histogram`'s pairs per bin (plotting.DISTANCE_BINS) and numbers. The product
     runs on one thread: on a busy 2-core machine BLAS's second thread made 10 000 dimensions take
     275 ms instead of 47 (and its spinning slowed the drawing after it two-fold)."""
-    from .device import one_thread
-
     x = np.random.default_rng(seed).random((n_points, dim))
     sq = (x * x).sum(1)
     with one_thread():
@@ -360,8 +360,6 @@ def _roll_neighbours(n: int) -> np.ndarray:
     """(n, max(SWISS_NEIGHBOURS)): each point's nearest neighbours on the roll of ``n`` points,
     nearest first, the point itself left out (as in manifolds.short_circuits)."""
     from sklearn.neighbors import NearestNeighbors
-
-    from .device import one_thread
 
     x, _ = manifolds.swiss_roll(n)
     k = max(manifolds.SWISS_NEIGHBOURS)
@@ -706,8 +704,6 @@ def _noise_level(kind: str, level: float, n: int, n_eval: int) -> tuple[Numbers,
     """:func:`noise_view`'s numbers at one ``level`` and the first ``n`` digits of each row: clean,
     noisy, and the PCA, DAE and masking-trained DAE outputs. They run on one thread: a forward pass
     of 1000 digits is 10x faster than on two threads of a busy 2-core machine."""
-    from .device import one_thread
-
     den = _denoisers()
     with one_thread():
         clean, noisy = data.noisy_test(kind, level, n=n_eval)
@@ -724,8 +720,6 @@ def _noise_sweep(kind: str, n: int, n_eval: int) -> dict:
     """``{level: _noise_level(...)}`` for every level of the slider (_NOISE_LEVELS). The heap's free
     pages go back to the system after each level (:func:`course_utils.memory.release_free_heap`):
     without it, 21 levels left ~190 MB of freed batches resident in notebook 06's kernel."""
-    from .memory import release_free_heap
-
     sweep = {}
     for g in _NOISE_LEVELS:
         sweep[g] = _noise_level(kind, g, n, n_eval)
@@ -919,8 +913,6 @@ def _field_suptitle(sigma: float, numbers: Numbers) -> str:
 def _field_view_fields(sigma: float, lim: float, n_grid: int) -> tuple:
     """:func:`field_view`'s numbers, the DAE's and the exact field on the ``n_grid``² grid (numpy
     (n², 2) each) and the arrows' common scale. The 13k-parameter network runs on one thread."""
-    from .device import one_thread
-
     model = _curve_dae(sigma)
     with one_thread():
         fine = denoising_field.grid(lim, 61)
@@ -976,8 +968,6 @@ def walk_view(steps: int = 5, sigma: float = recipes.CURVE_SIGMA, n: int = 60, s
     folder, mode); each call moves its tracks, points and distance curve and rescales both axes;
     :func:`render_png` blits the walk and the whole distance axes onto the walk's frame, drawn
     again only when its view changes. Each call returns that figure, showing the new walk."""
-    from .device import one_thread
-
     _one_of(sigma, recipes.CURVE_SIGMAS, "sigma")
     steps = _int_in(steps, 0, 50, "steps")
     n = _int_in(n, 1, 2000, "n")
@@ -1082,8 +1072,6 @@ def beta_view(beta: float = 1.0, steps: int = 15) -> tuple[Figure, Numbers]:
     figure is kept per ``steps`` (and cache folder, mode) with the curves of every β drawn once;
     each call puts the new grid, band and titles in it, which :func:`render_png` blits onto the
     rest. Each call returns that figure, showing the new β."""
-    from .device import one_thread
-
     _one_of(beta, recipes.VAE_BETAS, "beta")
     steps = _int_in(steps, 2, 30, "steps", " (grid side)")
     table = {b: _beta_numbers(b) for b in recipes.VAE_BETAS}
