@@ -510,18 +510,30 @@ def draw_walk(ax, path, title: str) -> None:
     ax.legend(fontsize=7, loc="upper right")
 
 
-def draw_distances(ax, distances: Sequence[float], title: str) -> None:
-    """Notebook 08: the mean distance to the ring (finite, > 0) after 0, 1, 2, … denoising steps, on a
-    log axis with whole-step ticks."""
-    _check_ax(ax, optional=False)
-    _check_title(title)
+def _distances(distances, name: str) -> np.ndarray:
     try:
         d = None if isinstance(distances, (str, bytes, dict)) else np.asarray(distances, dtype=float)
     except (TypeError, ValueError):
         d = None
     if d is None or d.ndim != 1 or not len(d) or not np.all(np.isfinite(d)) or not np.all(d > 0):
-        raise ValueError(f"distances must be a non-empty sequence of finite numbers > 0, got {distances!r}")
-    ax.plot(range(len(d)), d, "o-")
+        raise ValueError(f"{name} must be a non-empty sequence of finite numbers > 0, got {distances!r}")
+    return d
+
+
+def draw_distances(ax, distances: Sequence[float], title: str, ahead: Sequence[float] | None = None) -> None:
+    """Notebook 08: the mean distance to the ring (finite, > 0) after 0, 1, 2, … denoising steps, on a
+    log axis with whole-step ticks. ``ahead``: the distances of a longer walk from the same points
+    (at least as many values), drawn faint beneath, so that a slider over the number of steps keeps
+    one view and shows where the walk goes next."""
+    _check_ax(ax, optional=False)
+    _check_title(title)
+    d = _distances(distances, "distances")
+    if ahead is not None:
+        a = _distances(ahead, "ahead")
+        if len(a) < len(d):
+            raise ValueError(f"ahead must hold at least as many distances as distances ({len(d)}), got {len(a)}")
+        ax.plot(range(len(a)), a, "o-", color="0.85", markersize=3)
+    ax.plot(range(len(d)), d, "o-", color="C0")
     ax.set_yscale("log"); ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("denoising steps"); ax.set_ylabel("mean distance to the ring")
     ax.set_title(title, fontsize=9)

@@ -959,28 +959,33 @@ def _field_figure(lim: float, n_grid: int) -> dict:
 field_view.continuous_update = True
 
 
+#: Notebook 08's steps slider goes up to this many steps: the distance panel of :func:`walk_view`
+#: always shows the walk this far (faint), so its axes keep one view while the slider moves.
+WALK_VIEW_HORIZON: int = 15
+
+
 def walk_view(steps: int = 5, sigma: float = recipes.CURVE_SIGMA, n: int = 60, seed: int = 0) -> tuple[Figure, Numbers]:
     """Projection-steps slider of notebook 08: ``n`` points drawn uniformly in [−2, 2]², moved by the
     toy DAE (trained at ``sigma``) ``steps`` times. Numbers: the mean exact distance to the ring
     before and after, and after each step (``distances``, steps + 1 values).
 
-    Cheap enough to follow a drag (``continuous_update``): one figure is kept per ``n`` (and cache
-    folder, mode); each call moves its tracks, points and distance curve and rescales both axes;
-    :func:`render_png` blits the walk and the whole distance axes onto the walk's frame, drawn
-    again only when its view changes. Each call returns that figure, showing the new walk."""
+    The distance panel draws the walk up to ``max(steps, WALK_VIEW_HORIZON)`` steps faint beneath
+    the first ``steps``, so its axes stay the same across the slider. Cheap enough to follow a drag
+    (``continuous_update``): the walk is computed once per (sigma, n, seed, horizon) and one figure is
+    kept per ``n`` (and cache folder, mode); each call moves its tracks, points and distance curve;
+    :func:`render_png` blits them and the titles onto the frames, drawn again only when a view changes.
+    Each call returns that figure, showing the new walk."""
     _one_of(sigma, recipes.CURVE_SIGMAS, "sigma")
     steps = _int_in(steps, 0, 50, "steps")
     n = _int_in(n, 1, 2000, "n")
-    x0 = 4 * torch.rand(n, 2, generator=torch.Generator().manual_seed(seed)) - 2
-    model = _curve_dae(sigma)
-    with torch.no_grad(), one_thread():  # n points through a 13k-parameter network: one thread is faster
-        path = denoising_field.walk(model, x0, steps)
-    dist = [float(denoising_field.distance_to_curve(p).mean()) for p in path]
+    horizon = max(steps, WALK_VIEW_HORIZON)
+    whole = _walk_path(_curve_dae(sigma), n, int(seed), horizon)  # keyed by the model: a retrained one walks afresh
+    tracks, ahead = whole["tracks"][:, :steps + 1], whole["distances"]  # (n, steps + 1, 2), as plotting.draw_walk draws
+    dist = ahead[:steps + 1]
     numbers = {"steps": steps, "sigma": float(sigma), "start_distance": dist[0], "end_distance": dist[-1],
                "distances": dist}
     live = _walk_figure(n)
     fig, ax, bx = live["fig"], live["walk_ax"], live["distance_ax"]
-    tracks = np.stack([plotting.to_numpy(p) for p in path], 1)  # (n, steps + 1, 2), as plotting.draw_walk draws
     for line, tr in zip(live["tracks"], tracks):
         line.set_data(tr[:, 0], tr[:, 1])
     live["start"].set_offsets(tracks[:, 0])
@@ -990,19 +995,34 @@ def walk_view(steps: int = 5, sigma: float = recipes.CURVE_SIGMA, n: int = 60, s
     ax.set_title(f"{steps} denoising steps of the DAE (σ = {sigma})", fontsize=9)
     live["distances"].set_data(range(len(dist)), dist)
     bx.set_title(f"mean distance {dist[0]:.3f} → {dist[-1]:.3f}", fontsize=9)
+    moved = live["ahead"] is not ahead
+    if moved:  # other points or another horizon: the faint walk and both views change
+        live["ahead"] = ahead
+        live["ahead_line"].set_data(range(len(ahead)), ahead)
+        bx.relim()
+        bx.autoscale_view()
     # the views a fresh figure's autoscale gives: the walk's data limits are those of its lines (the
     # ring and the tracks, which hold every point), found at once rather than line by line (relim)
     pts = np.concatenate([live["ring_xy"], tracks.reshape(-1, 2)])
     ax.dataLim.set_points(np.array([pts.min(0), pts.max(0)]))
-    bx.relim()
-    for a in (ax, bx):
-        a.autoscale_view()
+    ax.autoscale_view()
     lims = (ax.get_xlim(), ax.get_ylim())
-    if lims != live["lims"]:  # the walk's axes moved: draw their frame again (the distance axes is always drawn)
+    if moved or lims != live["lims"]:  # a view moved: draw the frames again
         live["lims"] = lims
         fig._course_background = None
     fig._course_png = None
     return fig, numbers
+
+
+@remember
+def _walk_path(model: torch.nn.Module, n: int, seed: int, horizon: int) -> dict:
+    """The walk of :func:`walk_view`'s ``n`` points for ``horizon`` steps of ``model``: tracks
+    (n, horizon + 1, 2) and the mean exact distance to the ring after each step (horizon + 1 floats)."""
+    x0 = 4 * torch.rand(n, 2, generator=torch.Generator().manual_seed(seed)) - 2
+    with torch.no_grad(), one_thread():  # n points through a 13k-parameter network: one thread is faster
+        path = denoising_field.walk(model, x0, horizon)
+    return {"tracks": np.stack([plotting.to_numpy(p) for p in path], 1),
+            "distances": [float(denoising_field.distance_to_curve(p).mean()) for p in path]}
 
 
 @remember
@@ -1013,15 +1033,17 @@ def _walk_figure(n: int) -> dict:
     plt.close(fig)  # kept here, never by pyplot
     x0 = 4 * torch.rand(n, 2, generator=torch.Generator().manual_seed(0)) - 2
     plotting.draw_walk(ax, [x0, 0.5 * x0], "50 denoising steps of the DAE (σ = 0.05)")
-    plotting.draw_distances(bx, [0.686, 0.01], "mean distance 0.000 → 0.000")
+    plotting.draw_distances(bx, [0.686, 0.01], "mean distance 0.000 → 0.000", ahead=[0.686, 0.01])
     fig.tight_layout()
     start, end = ax.collections[:2]
     ring, tracks = ax.lines[0], ax.lines[1:]
     # drawn as in a fresh figure: the points (collections) under the ring and the tracks (lines), the
-    # legend above; the walk's frame and ticks stay in the background while its view stays the same
-    fig._course_live = [start, end, ring, *tracks, ax.get_legend(), ax.title, bx]
+    # legend above; the frames, ticks and the faint longer walk stay in the background while the
+    # views stay the same
+    fig._course_live = [start, end, ring, *tracks, ax.get_legend(), ax.title, bx.lines[1], bx.title]
     return {"fig": fig, "walk_ax": ax, "distance_ax": bx, "tracks": tracks, "start": start, "end": end,
-            "distances": bx.lines[0], "lims": None, "ring_xy": np.asarray(ring.get_xydata(), dtype=float)}
+            "distances": bx.lines[1], "ahead_line": bx.lines[0], "ahead": None, "lims": None,
+            "ring_xy": np.asarray(ring.get_xydata(), dtype=float)}
 
 
 walk_view.continuous_update = True

@@ -264,7 +264,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
                                         vectors=-0.1 * field.grid(1.5, 3), title="t", data=field.sample(20),
                                         color="C1", lim=1.6, scale=0.5),
     "plotting.draw_distances": lambda: dict(ax=plt.figure().add_subplot(), distances=[0.6, 0.09, 0.02],
-                                            title="walk"),
+                                            title="walk", ahead=[0.6, 0.09, 0.02, 0.01]),
     "plotting.draw_panels": lambda: dict(ax=plt.figure().add_subplot(), panels={"a": _images(1), "b": _images(1, 1)},
                                          fontsize=8),
     "plotting.draw_shift_curve": lambda: dict(ax=plt.figure().add_subplot(), shifts=[-1, 0, 1],

@@ -160,12 +160,17 @@ def test_walk_view_moves_the_points_of_one_live_figure(small_ring, shown_png):
     fig, five = widgets.walk_view(5, sigma=0.4, n=50)
     first = shown_png(fig)
     ax, bx = fig.axes
-    for steps in (0, 12, 1):
+    distance_view = (bx.get_xlim(), bx.get_ylim())
+    for steps in (0, 12, 1, 20):
         again, nums = widgets.walk_view(steps, sigma=0.4, n=50)
         assert again is fig
         assert ax.get_title().startswith(f"{steps} denoising steps")
         assert ax.get_legend().get_texts()[1].get_text() == f"after {steps} steps"
-        assert list(bx.lines[0].get_ydata()) == nums["distances"]
+        assert list(bx.lines[1].get_ydata()) == nums["distances"]
+        ahead = list(bx.lines[0].get_ydata())        # the faint walk to the slider's end, beneath
+        assert len(ahead) == max(steps, widgets.WALK_VIEW_HORIZON) + 1 and ahead[:steps + 1] == nums["distances"]
+        if steps <= widgets.WALK_VIEW_HORIZON:       # so the distance panel keeps one view along the slider
+            assert (bx.get_xlim(), bx.get_ylim()) == distance_view
         assert np.allclose(ax.collections[1].get_offsets()[0], ax.lines[1].get_xydata()[-1])
         view = (ax.get_xlim(), ax.get_ylim(), bx.get_xlim(), bx.get_ylim())
         for a in (ax, bx):
