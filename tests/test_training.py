@@ -87,7 +87,7 @@ def test_cosine_schedule_follows_the_time_budget(mnist_small):
     x = mnist_small[0][:200]
     used = _lrs_used(x_train=x, epochs=10_000, batch_size=10, lr=1e-2, lr_schedule="cosine",
                      time_budget=0.5, progress=False)
-    assert used[0] == 1e-2 and used[-1] < 1e-3 and len(used) < 10_000 * 20 / 100
+    assert used[0] == 1e-2 and used[-1] < 1e-3 and len(used) < 10_000 * 20 / 10  # stopped before a tenth of its steps
 
 
 def test_reconstruct_and_mse(mnist_small):
@@ -365,3 +365,83 @@ def test_amp_on_the_cpu_trains_in_fp32_exactly_as_without(mnist_small):
         h = fit(m, x[:400], epochs=1, batch_size=100, lr=1e-3, amp=amp, progress=False, device="cpu")
         runs.append((h.train_loss, [p.detach().clone() for p in m.parameters()]))
     assert runs[0][0] == runs[1][0] and all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+
+
+# --- the hand-written backward pass of plain MLPs (training._MLPStep) -----------------------------
+
+def _plain_mlps():
+    from torch import nn
+
+    from course_utils.models import Autoencoder
+    yield nn.Sequential(nn.Linear(20, 16), nn.Sigmoid(), nn.Linear(16, 8), nn.Sigmoid(), nn.Linear(8, 20), nn.Sigmoid())
+    yield Autoencoder([20, 16, 4], hidden_activation="relu")
+    yield Autoencoder([20, 16, 4], hidden_activation="gelu", code_activation="tanh")
+    yield Autoencoder([20, 16, 8], hidden_activation="sigmoid", code_activation="sigmoid", init="normal")
+    # two activations after one layer (the first one's output must survive the second), identity
+    yield nn.Sequential(nn.Linear(20, 16), nn.Sigmoid(), nn.Tanh(), nn.Identity(), nn.Linear(16, 20), nn.ReLU(), nn.Sigmoid())
+    yield nn.Sequential(nn.Linear(20, 16), nn.GELU(approximate="tanh"), nn.Linear(16, 20), nn.Sigmoid())
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+@pytest.mark.parametrize("index", range(6))
+def test_the_hand_written_step_trains_exactly_as_autograd(monkeypatch, loss, index):
+    """fit's CPU fast path gives the same weights, gradients and history as autograd, bit for bit
+    (the same kernels in the same order), so cached models do not change with it."""
+    import copy
+
+    from course_utils import training
+    torch.manual_seed(index)
+    model = list(_plain_mlps())[index]
+    x = torch.rand(700, 20)
+    assert training._plain_layers(model) is not None
+    runs = []
+    for by_hand in (False, True):
+        monkeypatch.setattr(training, "BY_HAND", by_hand)
+        m = copy.deepcopy(model)
+        h = fit(m, x, epochs=3, batch_size=64, lr=0.01, noise=0.2, progress=False, loss=loss, x_test=x[:100])
+        runs.append((m, h))
+    (a, ha), (b, hb) = runs
+    assert ha.train_loss == hb.train_loss and ha.test_mse == hb.test_mse
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q) and torch.equal(p.grad, q.grad)
+        assert q.grad.stride() == q.stride()           # written in the weight's own layout
+
+
+def test_the_hand_written_step_is_what_fit_runs_for_plain_mlps_on_the_cpu(monkeypatch):
+    """With the fast path on, fit never calls autograd's backward for a plain MLP; off, it does."""
+    from course_utils import training
+    calls = []
+    real = torch.Tensor.backward
+    monkeypatch.setattr(torch.Tensor, "backward", lambda self, *a, **k: (calls.append(1), real(self, *a, **k))[1])
+    x = torch.rand(300, 20)
+    fit(autoencoder(4, hidden=(16,), input_dim=20), x, epochs=1, batch_size=100, lr=0.01, progress=False)
+    assert calls == []
+    monkeypatch.setattr(training, "BY_HAND", False)
+    fit(autoencoder(4, hidden=(16,), input_dim=20), x, epochs=1, batch_size=100, lr=0.01, progress=False)
+    assert len(calls) == 3
+
+
+def test_models_autograd_must_train_are_not_taken_by_hand():
+    """Anything but a plain float32 MLP of Linear layers and the known activations, with every
+    parameter trained and no hooks, goes to autograd, as does an objective or a loss function."""
+    from torch import nn
+
+    from course_utils import training
+    from course_utils.models import ConvAutoencoder, TiedAutoencoder
+    dev = torch.device("cpu")
+    plain = lambda: nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 20))  # noqa: E731
+    assert training._by_hand(plain(), "mse", None, None, dev) is not None
+    frozen = plain()
+    frozen[0].weight.requires_grad_(False)
+    hooked = plain()
+    hooked[1].register_forward_hook(lambda *a: None)
+    leaky = nn.Sequential(nn.Linear(20, 8), nn.LeakyReLU(), nn.Linear(8, 20))
+    no_bias = nn.Sequential(nn.Linear(20, 8, bias=False), nn.ReLU(), nn.Linear(8, 20))
+    class Mine(nn.Sequential):  # a subclass may change forward
+        pass
+    for model in (TiedAutoencoder([20, 8]), ConvAutoencoder(4), frozen, hooked, leaky, no_bias,
+                  plain().double(), Mine(*plain()), nn.Sequential(nn.ReLU(), nn.Linear(20, 20))):
+        assert training._plain_layers(model) is None, model
+    assert training._by_hand(plain(), torch.nn.functional.l1_loss, None, None, dev) is None
+    assert training._by_hand(plain(), "mse", lambda m, x, t: m(x).sum(), None, dev) is None
+    assert training._by_hand(plain(), "mse", None, torch.bfloat16, dev) is None
