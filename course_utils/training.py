@@ -216,9 +216,12 @@ def _plain_layers(model: nn.Module) -> list[nn.Module] | None:
     else:
         return None
     mods = [model, *model.modules()]
-    if any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or getattr(m, "_backward_pre_hooks", None)
-           for m in mods) or nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks:
-        return None
+    glob = nn.modules.module
+    if (any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or getattr(m, "_backward_pre_hooks", None)
+            for m in mods) or any(getattr(p, "_backward_hooks", None) for p in model.parameters())
+            or any(getattr(glob, name, None) for name in ("_global_forward_hooks", "_global_forward_pre_hooks",
+                                                         "_global_backward_hooks", "_global_backward_pre_hooks"))):
+        return None  # hooks would not run without autograd's graph
     if not layers or not isinstance(layers[0], nn.Linear):
         return None
     for m in layers:

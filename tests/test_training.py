@@ -435,11 +435,13 @@ def test_models_autograd_must_train_are_not_taken_by_hand():
     frozen[0].weight.requires_grad_(False)
     hooked = plain()
     hooked[1].register_forward_hook(lambda *a: None)
+    grad_hooked = plain()
+    grad_hooked[0].bias.register_hook(lambda g: g * 0)
     leaky = nn.Sequential(nn.Linear(20, 8), nn.LeakyReLU(), nn.Linear(8, 20))
     no_bias = nn.Sequential(nn.Linear(20, 8, bias=False), nn.ReLU(), nn.Linear(8, 20))
     class Mine(nn.Sequential):  # a subclass may change forward
         pass
-    for model in (TiedAutoencoder([20, 8]), ConvAutoencoder(4), frozen, hooked, leaky, no_bias,
+    for model in (TiedAutoencoder([20, 8]), ConvAutoencoder(4), frozen, hooked, grad_hooked, leaky, no_bias,
                   plain().double(), Mine(*plain()), nn.Sequential(nn.ReLU(), nn.Linear(20, 20))):
         assert training._plain_layers(model) is None, model
     assert training._by_hand(plain(), torch.nn.functional.l1_loss, None, None, dev) is None
