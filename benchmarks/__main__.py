@@ -36,6 +36,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="course part: comma-separated notebook file names (default all; quick: the first)")
     p.add_argument("--cache", default=None,
                    help="pair part: a prepared model cache to run the two notebooks from (default: prepare one)")
+    p.add_argument("--keep-cache", default=None,
+                   help="course part: fill this (new or empty) folder with the full run's model cache and "
+                        "keep it, e.g. for the widgets or pair part (default: a temporary folder)")
     p.add_argument("--pair-fast", action="store_true", help="pair part: fast-mode notebooks (default: full size)")
     return p.parse_args(argv)
 
@@ -78,7 +81,7 @@ def main(argv=None) -> int:
         "budget": args.budget, "recon_budget": args.recon_budget,
         "modes": args.modes.split(",") if args.modes else None,
         "notebooks": args.notebooks.split(",") if args.notebooks else None,
-        "cache": args.cache, "fast": True if (args.pair_fast or args.quick) else None,
+        "cache": args.cache, "keep_cache": args.keep_cache, "fast": True if (args.pair_fast or args.quick) else None,
     }
     info = machine()
     report = {"machine": info, "quick": args.quick, "device": args.device,

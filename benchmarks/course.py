@@ -95,7 +95,21 @@ def run_notebook(path: Path, fast: bool, cache_dir: str, timeout: int | None = N
     return {"wall_s": wall, "peak_mb": peak_mb, "after_mb": peak.get("vmrss_mb"), "peak": peak, "error": error}
 
 
-def run(quick: bool = False, modes=None, notebooks=None, **_) -> dict:
+class _Kept:
+    """A model cache folder that outlives the run (``--keep-cache``): new or empty, never emptied."""
+
+    def __init__(self, path):
+        self.name = str(Path(path).resolve())
+        Path(self.name).mkdir(parents=True, exist_ok=True)
+        if any(Path(self.name).iterdir()):
+            raise ValueError(f"keep_cache must be a new or empty folder (the full run starts from an empty "
+                             f"cache), got {self.name}, which holds files")
+
+    def cleanup(self) -> None:
+        pass
+
+
+def run(quick: bool = False, modes=None, notebooks=None, keep_cache=None, **_) -> dict:
     nb_dir = REPO / "notebooks"
     paths = sorted(nb_dir.glob("[0-9]*.ipynb"))
     if notebooks:
@@ -114,7 +128,7 @@ def run(quick: bool = False, modes=None, notebooks=None, **_) -> dict:
            "notebooks": [p.name for p in paths], "modes": {}}
     rows = []
     caches = {"fast": tempfile.TemporaryDirectory(prefix="course-bench-fast-"),
-              "full": tempfile.TemporaryDirectory(prefix="course-bench-full-")}
+              "full": _Kept(keep_cache) if keep_cache else tempfile.TemporaryDirectory(prefix="course-bench-full-")}
     caches["full-cached"] = caches["full"]  # every model and result already there, as on Binder
     try:
         for mode in modes:
