@@ -22,6 +22,7 @@ from torch import nn
 from .data import check_images, check_seed, noise_function
 from .device import flush_denormals, pick_device, tune_threads
 from .memory import heap_batch_size, tune_heap
+from .models import Autoencoder
 
 __all__ = ["History", "fit", "code_l1_objective", "penalty_objective", "reconstruct", "mse", "make_corruptor", "check_images", "choose_autocast"]
 
@@ -205,8 +206,6 @@ def _plain_layers(model: nn.Module) -> list[nn.Module] | None:
     ``nn.Sequential`` (or a :class:`course_utils.models.Autoencoder`, whose forward is encoder then
     decoder) of ``nn.Linear`` layers and the activations in ``_BY_HAND``, with no hooks, every
     parameter a float32 tensor that needs its gradient. Anything else: None (autograd trains it)."""
-    from .models import Autoencoder
-
     if type(model) is nn.Sequential:
         layers = list(model)
     elif type(model) is Autoencoder:
