@@ -214,10 +214,9 @@ def _plain_layers(model: nn.Module) -> list[nn.Module] | None:
             return None
     else:
         return None
-    mods = [model, *model.modules()]
     glob = nn.modules.module
     if (any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or getattr(m, "_backward_pre_hooks", None)
-            for m in mods) or any(getattr(p, "_backward_hooks", None) for p in model.parameters())
+            for m in model.modules()) or any(getattr(p, "_backward_hooks", None) for p in model.parameters())
             or any(getattr(glob, name, None) for name in ("_global_forward_hooks", "_global_forward_pre_hooks",
                                                          "_global_backward_hooks", "_global_backward_pre_hooks"))):
         return None  # hooks would not run without autograd's graph
@@ -245,6 +244,7 @@ class _MLPStep:
 
     def __init__(self, layers: list[nn.Module], loss: str):
         self.loss = loss
+        self.one = torch.ones(())  # the loss's own gradient, d loss / d loss
         self.blocks: list[list] = []  # [Linear, [the activation modules after it]]
         for m in layers:  # a Linear, then any activations after it
             if type(m) is nn.Linear:
@@ -281,7 +281,7 @@ class _MLPStep:
             out = h
             if out.shape != target.shape:
                 return None, out  # fit refuses it (_check_output)
-            one = torch.ones((), dtype=out.dtype)
+            one = self.one
             if self.loss == "mse":
                 value = torch.ops.aten.mse_loss(out, target, _REDUCTION_MEAN)
                 g = torch.ops.aten.mse_loss_backward(one, out, target, _REDUCTION_MEAN)
@@ -316,8 +316,8 @@ def _by_hand(model: nn.Module, loss, objective, amp_dtype, device: torch.device)
     return None if layers is None else _MLPStep(layers, loss)
 
 
-#: ``fit`` trains plain MLPs on the CPU with :class:`_MLPStep` (same gradients as autograd, up to
-#: float rounding); False makes it use autograd for every model (the tests compare the two).
+#: ``fit`` trains plain MLPs on the CPU with :class:`_MLPStep` (bit for bit autograd's gradients);
+#: False makes it use autograd for every model (the tests compare the two).
 BY_HAND: bool = True
 
 
