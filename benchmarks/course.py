@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -132,7 +133,12 @@ def run(quick: bool = False, modes=None, notebooks=None, keep_cache=None, **_) -
     caches["full-cached"] = caches["full"]  # every model and result already there, as on Binder
     try:
         for mode in modes:
-            per = {p.name: run_notebook(p, mode == "fast", caches[mode].name) for p in paths}
+            per = {}
+            for p in paths:  # one line per notebook as it ends, so a stopped run still shows its figures
+                per[p.name] = v = run_notebook(p, mode == "fast", caches[mode].name)
+                print(f"  course {mode}: {p.name}: {v['wall_s']:.1f} s, peak {v['peak_mb']} MB, "
+                      f"after {v['after_mb']} MB" + (f", FAILED: {v['error']}" if v["error"] else ""),
+                      file=sys.stderr, flush=True)
             total = sum(v["wall_s"] for v in per.values())
             peaks = [v["peak_mb"] for v in per.values() if v["peak_mb"] is not None]
             failed = [k for k, v in per.items() if v["error"]]

@@ -161,3 +161,19 @@ def test_seminar_2000_records_its_curve_as_it_goes(tmp_path):
     assert r["test_mse"] == saved["test_mse"]
     with pytest.raises(ValueError, match="epochs and every must be positive"):
         seminar_2000.run(epochs=0, out=out)
+
+
+def test_the_png_encoder_benchmark_compares_encodings_of_the_same_pixels():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from benchmarks import png_encoders
+
+    pixels = np.random.default_rng(1).integers(0, 256, (30, 40, 4), dtype=np.uint8)
+    pixels[..., 3] = 255
+    decoded = [np.asarray(Image.open(io.BytesIO(encode(pixels))).convert("RGBA"))
+               for encode in png_encoders.ENCODERS.values()]
+    assert set(png_encoders.ENCODERS) == {"ours", "pillow_rgb", "pillow_rgba"}
+    assert all(np.array_equal(d, pixels) for d in decoded)

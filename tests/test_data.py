@@ -54,6 +54,27 @@ def test_returned_tensors_are_copies():
     assert float(x2.sum()) > 0
 
 
+def test_loads_keep_no_raw_copy_and_never_hand_out_the_file_mapping(tmp_path):
+    # the uint8 files are memory-mapped for each load, read-only, and nothing keeps a mapping after it
+    raw = ensure_mnist()
+    images, labels = data._load_split(str(raw), "test")
+    assert isinstance(images, data.np.memmap) and not images.flags.writeable and images.shape == (10_000, 784)
+    del images, labels
+    x, y = load_mnist("test", n=10)
+    for t in (x, y):
+        base = t.numpy()
+        while getattr(base, "base", None) is not None and isinstance(base.base, data.np.ndarray):
+            base = base.base
+        assert not isinstance(base, data.np.memmap) or base._mmap is None  # own memory, not the file
+    x[0, 0] = 1.0  # writable, and the file is unchanged
+    assert float(load_mnist("test", n=10)[0][0, 0]) == 0.0
+    # a file whose header is not an IDX images header is refused with the file named
+    bad = tmp_path / "t10k-images-idx3-ubyte"
+    bad.write_bytes(b"\x00\x00\x08\x01" + bytes(20))
+    with pytest.raises(MNISTError, match="not an IDX file"):
+        data._read_idx(bad, 2051)
+
+
 def test_shared_images_lend_the_callers_unchanged_copy():
     x, _ = load_mnist("train", n=3000, seed=5)
     shared = data.shared_images("train", n=3000, seed=5, chunk=700)  # chunks that do not divide N

@@ -137,3 +137,40 @@ def test_a_live_figure_closed_by_the_inline_backend_still_blits():
     line.set_ydata([1, 0])
     second = widgets.render_png(fig)
     assert first != second and Image.open(io.BytesIO(second)).size[0] > 0
+
+
+@pytest.mark.parametrize("facecolor, mode", [("white", "RGB"), ("none", "RGBA")])
+def test_a_live_png_drops_the_alpha_channel_only_of_an_opaque_figure(facecolor, mode):
+    """An opaque figure's blitted PNG is RGB (half the encode time of RGBA), pixel for pixel the
+    full draw; a figure with a transparent background keeps its alpha."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 2), facecolor=facecolor)
+    ax = fig.add_subplot()
+    ax.set_facecolor(facecolor)
+    line, = ax.plot([0, 1], [0, 1])
+    fig._course_live = [line]
+    widgets.render_png(fig)
+    line.set_ydata([1, 0])
+    png = widgets.render_png(fig)
+    assert Image.open(io.BytesIO(png)).mode == mode
+    assert np.array_equal(_png_pixels(png), _full_draw(fig))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 13), (420, 900)])
+def test_the_png_encoder_is_lossless_rgb_when_opaque_rgba_otherwise(shape):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (*shape, 4), dtype=np.uint8)
+    pixels[..., 3] = 255
+    png = widgets._encode_png(pixels)
+    assert Image.open(io.BytesIO(png)).mode == "RGB" and np.array_equal(_png_pixels(png), pixels)
+    pixels[0, 0, 3] = 254  # one pixel not quite opaque: the alpha channel is kept
+    png = widgets._encode_png(pixels)
+    assert Image.open(io.BytesIO(png)).mode == "RGBA" and np.array_equal(_png_pixels(png), pixels)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 4), np.float32),
+                                 np.zeros((0, 4, 4), np.uint8), [[0, 0, 0, 255]]])
+def test_the_png_encoder_refuses_what_is_not_an_rgba_image(bad):
+    with pytest.raises(ValueError, match=r"uint8 array of shape \(height, width, 4\)"):
+        widgets._encode_png(bad)
