@@ -175,5 +175,4 @@ def test_the_png_encoder_benchmark_compares_encodings_of_the_same_pixels():
     pixels[..., 3] = 255
     decoded = [np.asarray(Image.open(io.BytesIO(encode(pixels))).convert("RGBA"))
                for encode in png_encoders.ENCODERS.values()]
-    assert set(png_encoders.ENCODERS) == {"ours", "pillow_rgb", "pillow_rgba"}
     assert all(np.array_equal(d, pixels) for d in decoded)

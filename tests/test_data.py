@@ -60,13 +60,8 @@ def test_loads_keep_no_raw_copy_and_never_hand_out_the_file_mapping(tmp_path):
     images, labels = data._load_split(str(raw), "test")
     assert isinstance(images, data.np.memmap) and not images.flags.writeable and images.shape == (10_000, 784)
     del images, labels
-    x, y = load_mnist("test", n=10)
-    for t in (x, y):
-        base = t.numpy()
-        while getattr(base, "base", None) is not None and isinstance(base.base, data.np.ndarray):
-            base = base.base
-        assert not isinstance(base, data.np.memmap) or base._mmap is None  # own memory, not the file
-    x[0, 0] = 1.0  # writable, and the file is unchanged
+    x, _ = load_mnist("test", n=10)
+    x[0, 0] = 1.0  # its own memory, writable (a view of the read-only mapping would not be), file unchanged
     assert float(load_mnist("test", n=10)[0][0, 0]) == 0.0
     # a file whose header is not an IDX images header is refused with the file named
     bad = tmp_path / "t10k-images-idx3-ubyte"
