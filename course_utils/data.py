@@ -450,9 +450,13 @@ EVAL_NOISE_SEED: int = 1
 
 def noisy_test(kind: str = "gaussian", level: float = 0.3, n: int | None = None) -> tuple:
     """``(clean, noisy)`` (N, 784) each: the first ``n`` (default all) lesson test images and one
-    fixed corrupted copy (seed EVAL_NOISE_SEED), so every method of notebook 06 sees the same noise."""
+    fixed corrupted copy (seed EVAL_NOISE_SEED), so every method of notebook 06 sees the same noise.
+
+    ``clean`` is :func:`shared_images`' copy of the test images: the notebook's own ``x_test`` (or
+    the first ``n`` rows of it) when it holds them unchanged, not a copy of its own (31 MB per
+    call kept: notebook 06 keeps three). Read it, never modify it; ``noisy`` is a new tensor."""
     spec = noise_spec(kind, level)
-    xt, _ = mnist_test()
+    xt = shared_images("test", n=config.size("mnist_test"))
     if n is not None:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(xt):
             raise ValueError(f"n must be an integer in 1..{len(xt)}, got {n!r}")

@@ -518,8 +518,15 @@ tsne_perplexity.continuous_update = True
 
 @remember
 def _latent_family() -> dict:
-    """The error curve, test images and PCA behind :func:`latent_size_view`."""
-    return {"curve": store.latent_curve(), "x_test": data.mnist_test()[0], "pca": store.pca_fit()}
+    """The error curve and PCA behind :func:`latent_size_view` (its digits: :func:`_spread_digits`)."""
+    return {"curve": store.latent_curve(), "pca": store.pca_fit()}
+
+
+def _spread_digits(n: int) -> torch.Tensor:
+    """``n`` test digits (n, 784) spread over the test set, a copy of their own: the code-size
+    sliders of notebooks 04 and 10 keep these, not the 10 000 test images (31 MB a slider)."""
+    xt = data.shared_images("test", n=config.size("mnist_test"))
+    return xt[:: max(1, len(xt) // n)][:n].clone()
 
 
 @remember
@@ -552,8 +559,7 @@ def _latent_size_figure(n: int) -> dict:
     """The kept figure of :func:`latent_size_view` for ``n`` digits a row: the error curves drawn
     once, every code size's rows, numbers, title and mark, the figure sized for the widest of them."""
     family = _latent_family()
-    curve, xt = family["curve"], family["x_test"]
-    x = xt[:: max(1, len(xt) // n)][:n]
+    curve, x = family["curve"], _spread_digits(n)
     views, numbers, first_rows = {}, {}, None
     for i, k in enumerate(int(k) for k in curve["sizes"]):
         nums = numbers[k] = {"code_size": k, "test_mse": float(curve["ae_test_mse"][i]),
@@ -1082,11 +1088,16 @@ def _vae(latent: int, beta: float):
 
 @remember
 def _vae_scorer():
-    """The digit classifier, the test digits and their classifier features (for sample quality)."""
+    """The digit classifier, the first _SCORER_KEEP test digits and labels, and the classifier
+    features of all test digits (for sample quality). Only those digits are kept: 6 MB, not 31."""
     clf = store.digit_classifier()[0]
     x_test, y_test = data.mnist_test()
-    return {"classifier": clf, "x_test": x_test, "y_test": y_test,
+    return {"classifier": clf, "x_test": x_test[:_SCORER_KEEP].clone(), "y_test": y_test[:_SCORER_KEEP].clone(),
             "features": vae.classifier_features(clf, x_test)}
+
+
+#: Test digits the β slider and the latent walk use (rate and distortion, codes on the map).
+_SCORER_KEEP: int = 2000
 
 
 #: Test digits behind the β slider's rate and distortion (a subset: the slider answers in a blink).
@@ -1174,8 +1185,8 @@ beta_view.continuous_update = True
 def _walk_codes():
     s, model = _vae_scorer(), _vae(2, 1.0)
     with torch.no_grad():
-        mu, _ = model.encode(s["x_test"][:2000])
-    return mu, s["y_test"][:2000]
+        mu, _ = model.encode(s["x_test"][:_SCORER_KEEP])
+    return mu, s["y_test"][:_SCORER_KEEP]
 
 
 def latent_walk_view(z1: float = 0.0, z2: float = 0.0) -> tuple[Figure, Numbers]:
@@ -1261,7 +1272,7 @@ def _conv_pair(code_size: int) -> tuple:
 
 @remember
 def _conv_family() -> dict:
-    return {"curve": store.conv_curve(), "x_test": data.mnist_test()[0]}
+    return {"curve": store.conv_curve()}
 
 
 def conv_size_view(code_size: int = 16, n: int = 8) -> tuple[Figure, Numbers]:
@@ -1285,9 +1296,7 @@ def conv_size_view(code_size: int = 16, n: int = 8) -> tuple[Figure, Numbers]:
 def _conv_size_figure(n: int) -> dict:
     """The kept figure of :func:`conv_size_view` for ``n`` digits a row: the error curves drawn once,
     every code size's rows, numbers, title and mark, the figure sized for the widest of them."""
-    fam = _conv_family()
-    curve, xt = fam["curve"], fam["x_test"]
-    x = xt[:: max(1, len(xt) // n)][:n]
+    curve, x = _conv_family()["curve"], _spread_digits(n)
     views, numbers, first_rows = {}, {}, None
     for code_size in recipes.CONV_SIZES:
         fc, conv = _conv_pair(code_size)

@@ -101,6 +101,19 @@ def test_shared_images_never_lend_a_tensor_that_was_reshaped_or_made_trainable()
     assert data.shared_images("test", n=40, seed=3).shape == (40, 784)
 
 
+def test_noisy_test_lends_the_notebooks_test_images_not_a_copy():
+    x_test, _ = data.mnist_test()
+    clean, noisy = data.noisy_test("gaussian", 0.3)
+    assert clean is x_test  # notebook 06 keeps three such pairs: no 31 MB copy per pair
+    sub, _ = data.noisy_test("masking", 0.5, n=7)
+    assert sub.data_ptr() == x_test.data_ptr() and sub.shape == (7, 784)  # the first rows, no copy
+    assert torch.equal(noisy, data.noisy_test("gaussian", 0.3)[1])  # the one fixed noisy copy
+    assert noisy.data_ptr() != x_test.data_ptr()
+    x_test[0, 0] = 0.5  # the learner changed their copy: what noisy_test gives is the test set again
+    clean2, noisy2 = data.noisy_test("gaussian", 0.3)
+    assert clean2 is not x_test and float(clean2[0, 0]) == 0.0 and torch.equal(noisy2, noisy)
+
+
 @pytest.mark.parametrize("bad", [dict(chunk=0), dict(chunk=2.5), dict(chunk=True), dict(n=0), dict(split="val")])
 def test_shared_images_bad_arguments(bad):
     with pytest.raises(ValueError, match="chunk|split|n must"):

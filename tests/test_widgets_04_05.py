@@ -55,6 +55,14 @@ def test_latent_size_view_numbers_are_real(small_family):
     assert curve["ae_test_mse"][-1] < curve["ae_test_mse"][0]
 
 
+def test_code_size_sliders_keep_only_the_digits_they_show(small_family):
+    xt = data.mnist_test()[0]
+    for n in (1, 8, 20):
+        x = widgets._spread_digits(n)  # notebooks 04 and 10: n digits spread over the test set
+        assert torch.equal(x, xt[:: len(xt) // n][:n]) and x.untyped_storage().nbytes() == n * 784 * 4
+    assert not any(isinstance(v, torch.Tensor) for v in widgets._latent_family().values())
+
+
 def test_latent_size_view_rejects_bad_sizes(small_family):
     for bad in (3, 0, True, "8", 2.5, None):
         with pytest.raises(ValueError, match="code_size must be one of"):

@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from course_utils import config, recipes, store, vae, widgets  # noqa: E402
+from course_utils import config, data, recipes, store, vae, widgets  # noqa: E402
 
 
 @pytest.fixture
@@ -36,7 +36,9 @@ def test_beta_view_draws_the_grid_and_the_rate_distortion_table(small_vaes):
     assert 0 < nums["confidence"] <= 1 and nums["frechet"] > 0
     # the same numbers the store's model gives (the widget serves the cached VAE of that β)
     model, _ = store.vae_model(2, 1.0)
-    xb = vae.binarize(widgets._vae_scorer()["x_test"][:widgets.BETA_VIEW_EVAL], seed=0)
+    kept = widgets._vae_scorer()["x_test"]   # the first test digits, a copy of their own (not all 10 000)
+    assert torch.equal(kept, data.mnist_test()[0][:widgets._SCORER_KEEP]) and kept.untyped_storage().nbytes() == kept.nbytes
+    xb = vae.binarize(data.mnist_test()[0][:widgets.BETA_VIEW_EVAL], seed=0)
     assert nums["rate"] == pytest.approx(float(vae.evaluate(model, xb, k=1)["kl"].mean()), rel=1e-5)
     rates = [widgets.beta_view(b, steps=4)[1]["rate"] for b in recipes.VAE_BETAS]
     plt.close("all")
