@@ -176,3 +176,14 @@ def test_the_png_encoder_benchmark_compares_encodings_of_the_same_pixels():
     decoded = [np.asarray(Image.open(io.BytesIO(encode(pixels))).convert("RGBA"))
                for encode in png_encoders.ENCODERS.values()]
     assert all(np.array_equal(d, pixels) for d in decoded)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_resident_names_what_the_kernel_holds_after_run_all():
+    from benchmarks import resident
+
+    r = resident.measure(ROOT / "notebooks" / "00_start_here.ipynb", top=5)
+    mb = r["mb"]
+    assert mb["RssAnon"] + mb["RssFile"] <= mb["VmRSS"] + 2 <= mb["VmHWM"] + 2 and mb["RssAnon"] > 0
+    assert [name for _, names in r["largest"] for name in names][0] == "x_test"   # 00's test images, the largest
+    assert r["tensors_mb"] >= r["largest"][0][0] > 0

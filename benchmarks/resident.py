@@ -1,0 +1,80 @@
+"""What a notebook's kernel still holds after Run All (issue 17, target 5): ``VmRSS`` split into
+anonymous and file-backed memory, the heavy modules imported, and the largest live tensor storages
+with the names of the notebook's variables that hold them (an empty list: held inside
+``course_utils``, e.g. a widget's cache).
+
+    COURSE_CACHE_DIR=<a prepared cache> python -m benchmarks.resident notebooks/06_denoising_autoencoder.ipynb ...
+
+Each notebook runs top to bottom in a fresh kernel (``course_utils.headless``), then one appended cell measures. Use
+a prepared cache (``python -m course_utils.prepare``), or the figures include the training."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+_MEASURE = r'''
+import gc as _gc, json as _json, sys as _sys, warnings as _warnings, torch as _torch
+def _course_resident(top):
+    status = {}
+    for line in open("/proc/self/status"):
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
+            status[key] = int(value.split()[0]) // 1024
+    names = {}
+    for name, value in list(globals().items()):
+        values = list(value.values()) if isinstance(value, dict) else list(value) if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if isinstance(v, _torch.Tensor) and v.device.type == "cpu" and v.numel() > 0:
+                names.setdefault(v.untyped_storage().data_ptr(), set()).add(name)
+    sizes = {}
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")  # isinstance on some lazy torch objects warns
+        for o in _gc.get_objects():
+            if isinstance(o, _torch.Tensor) and o.device.type == "cpu" and o.numel() > 0:
+                s = o.untyped_storage()
+                sizes[s.data_ptr()] = max(sizes.get(s.data_ptr(), 0), s.nbytes())
+    largest = sorted(sizes.items(), key=lambda kv: -kv[1])[:top]
+    return {"mb": status, "modules": [m for m in ("sklearn", "scipy", "torch._dynamo", "sympy", "PIL") if m in _sys.modules],
+            "tensors_mb": round(sum(sizes.values()) / 2**20, 1),
+            "largest": [[round(b / 2**20, 1), sorted(names.get(p, ()))] for p, b in largest]}
+print("COURSE_RESIDENT " + _json.dumps(_course_resident(TOP)))
+'''
+
+
+def measure(notebook: str | Path, top: int = 12, timeout: int = 3600) -> dict:
+    """Run ``notebook`` in a fresh kernel (its own folder as working directory) and return what its
+    kernel holds after the last cell: ``{"mb": {"VmRSS", "VmHWM", "RssAnon", "RssFile"}, "modules",
+    "tensors_mb", "largest": [[MB, [names]], ...]}`` (Linux: it reads ``/proc/self/status``)."""
+    import nbformat
+
+    from course_utils.headless import HeadlessClient  # not plain nbclient: it can hold a slider cell (README)
+
+    path = Path(notebook).resolve()
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(_MEASURE.replace("TOP", str(int(top)))))
+    HeadlessClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    for out in nb.cells[-1].outputs:
+        for line in out.get("text", "").splitlines():
+            if line.startswith("COURSE_RESIDENT "):
+                return json.loads(line[len("COURSE_RESIDENT "):])
+    raise RuntimeError(f"{path.name}: the measuring cell printed nothing")
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__)
+        return 2
+    for nb in argv:
+        r = measure(nb)
+        mb = r["mb"]
+        print(f"{Path(nb).name}: VmRSS {mb['VmRSS']} MB (anonymous {mb['RssAnon']}, file-backed {mb['RssFile']}), "
+              f"peak {mb['VmHWM']} MB; tensors {r['tensors_mb']} MB; modules {', '.join(r['modules'])}")
+        for size, names in r["largest"]:
+            print(f"  {size:8.1f} MB  {', '.join(names) or '(no notebook variable: held inside course_utils)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
