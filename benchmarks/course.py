@@ -49,9 +49,10 @@ print("__PEAK__" + _j.dumps(_m))
 '''
 
 
-def run_notebook(path: Path, fast: bool, cache_dir: str, timeout: int | None = None) -> dict:
+def run_notebook(path: Path, fast: bool, cache_dir: str, timeout: int | None = None, probe: str = "") -> dict:
     """Run one notebook in a fresh kernel; ``timeout`` is the seconds one cell may run (default the
-    static site's: 600 at full size, 180 in fast mode), so a hung cell fails in minutes."""
+    static site's: 600 at full size, 180 in fast mode), so a hung cell fails in minutes. ``probe``:
+    more code for the measuring cell appended after the last one (what it prints: ``probe_text``)."""
     import nbformat
     from nbclient.exceptions import CellTimeoutError
 
@@ -61,7 +62,7 @@ def run_notebook(path: Path, fast: bool, cache_dir: str, timeout: int | None = N
     timeout = CELL_TIMEOUT_S[1 if fast else 0] if timeout is None else timeout
 
     nb = nbformat.read(path, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE + probe))
     env_keys = ("COURSE_FAST", "COURSE_CACHE_DIR", "MPLBACKEND")
     saved = {k: os.environ.get(k) for k in env_keys}
     os.environ["COURSE_CACHE_DIR"] = cache_dir
@@ -88,12 +89,12 @@ def run_notebook(path: Path, fast: bool, cache_dir: str, timeout: int | None = N
                 os.environ[k] = v
     wall = time.perf_counter() - t
     peak = {}
-    for out in nb.cells[-1].get("outputs", []):
-        text = out.get("text", "")
-        if "__PEAK__" in text:
-            peak = json.loads(text.split("__PEAK__", 1)[1].strip().splitlines()[0])
+    text = "".join(out.get("text", "") for out in nb.cells[-1].get("outputs", []))
+    if "__PEAK__" in text:
+        peak = json.loads(text.split("__PEAK__", 1)[1].strip().splitlines()[0])
     peak_mb = peak.get("vmhwm_mb", peak.get("self_maxrss_mb"))
-    return {"wall_s": wall, "peak_mb": peak_mb, "after_mb": peak.get("vmrss_mb"), "peak": peak, "error": error}
+    return {"wall_s": wall, "peak_mb": peak_mb, "after_mb": peak.get("vmrss_mb"), "peak": peak, "error": error,
+            "probe_text": text}
 
 
 class _Kept:

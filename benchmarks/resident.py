@@ -5,8 +5,9 @@ with the names of the notebook's variables that hold them (an empty list: held i
 
     COURSE_CACHE_DIR=<a prepared cache> python -m benchmarks.resident notebooks/06_denoising_autoencoder.ipynb ...
 
-Each notebook runs top to bottom in a fresh kernel (``course_utils.headless``), then one appended cell measures. Use
-a prepared cache (``python -m course_utils.prepare``), or the figures include the training."""
+Each notebook runs top to bottom in a fresh kernel, as in the course part, then one appended cell
+measures. Use a prepared cache (``python -m course_utils.prepare``), or the figures include the
+training."""
 from __future__ import annotations
 
 import json
@@ -42,23 +43,26 @@ print("COURSE_RESIDENT " + _json.dumps(_course_resident(TOP)))
 '''
 
 
-def measure(notebook: str | Path, top: int = 12, timeout: int = 3600) -> dict:
-    """Run ``notebook`` in a fresh kernel (its own folder as working directory) and return what its
+def measure(notebook: str | Path, top: int = 12, timeout: int | None = None) -> dict:
+    """Run ``notebook`` in a fresh kernel as the course part does (:func:`benchmarks.course.run_notebook`:
+    its folder as working directory, this environment's COURSE_FAST and cache) and return what the
     kernel holds after the last cell: ``{"mb": {"VmRSS", "VmHWM", "RssAnon", "RssFile"}, "modules",
     "tensors_mb", "largest": [[MB, [names]], ...]}`` (Linux: it reads ``/proc/self/status``)."""
-    import nbformat
-
-    from course_utils.headless import HeadlessClient  # not plain nbclient: it can hold a slider cell (README)
+    from benchmarks.course import run_notebook
+    from course_utils import config
 
     path = Path(notebook).resolve()
-    nb = nbformat.read(path, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(_MEASURE.replace("TOP", str(int(top)))))
-    HeadlessClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    for out in nb.cells[-1].outputs:
-        for line in out.get("text", "").splitlines():
-            if line.startswith("COURSE_RESIDENT "):
-                return json.loads(line[len("COURSE_RESIDENT "):])
+    if not path.is_file() or path.suffix != ".ipynb":
+        raise FileNotFoundError(f"expected a notebook file (.ipynb), got {notebook!r}")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ValueError(f"top must be a positive integer, got {top!r}")
+    r = run_notebook(path, fast=config.FAST, cache_dir=str(config.cache_dir()), timeout=timeout,
+                     probe=_MEASURE.replace("TOP", str(top)))
+    if r["error"]:
+        raise RuntimeError(f"{path.name}: {r['error']}")
+    for line in r["probe_text"].splitlines():
+        if line.startswith("COURSE_RESIDENT "):
+            return json.loads(line[len("COURSE_RESIDENT "):])
     raise RuntimeError(f"{path.name}: the measuring cell printed nothing")
 
 

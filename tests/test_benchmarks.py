@@ -187,3 +187,7 @@ def test_resident_names_what_the_kernel_holds_after_run_all():
     assert mb["RssAnon"] + mb["RssFile"] <= mb["VmRSS"] + 2 <= mb["VmHWM"] + 2 and mb["RssAnon"] > 0
     assert [name for _, names in r["largest"] for name in names][0] == "x_test"   # 00's test images, the largest
     assert r["tensors_mb"] >= r["largest"][0][0] > 0
+    with pytest.raises(FileNotFoundError, match="expected a notebook"):
+        resident.measure(ROOT / "README.md")
+    with pytest.raises(ValueError, match="top must be"):
+        resident.measure(ROOT / "notebooks" / "00_start_here.ipynb", top=0)
