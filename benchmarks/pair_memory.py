@@ -139,7 +139,8 @@ def run(quick: bool = False, notebooks=None, cache: str | None = None, fast: boo
     timeout = CELL_TIMEOUT_S[1 if fast else 0]
     folder, kind, how = make_limit(limit_mb)
     res = {"notebooks": names, "fast": fast, "cache": cache or "prepared here", "limit": how,
-           "limit_set": folder is not None}
+           "limit_set": folder is not None,
+           "map_images": os.environ.get("COURSE_MAP_IMAGES", "1").strip() != "0"}  # False: each kernel its own copy
     try:
         os.environ["JUPYTER_PATH"] = str(Path(tmp.name) / "jupyter") + (
             os.pathsep + saved["JUPYTER_PATH"] if saved["JUPYTER_PATH"] else "")

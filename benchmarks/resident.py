@@ -16,6 +16,11 @@ from pathlib import Path
 
 _MEASURE = r'''
 import gc as _gc, json as _json, sys as _sys, warnings as _warnings, torch as _torch
+def _cpu_tensor(o):
+    try:  # a dead weakref.proxy raises ReferenceError on any attribute, isinstance included
+        return isinstance(o, _torch.Tensor) and o.device.type == "cpu" and o.numel() > 0
+    except ReferenceError:
+        return False
 def _course_resident(top):
     status = {}
     for line in open("/proc/self/status"):
@@ -24,15 +29,18 @@ def _course_resident(top):
             status[key] = int(value.split()[0]) // 1024
     names = {}
     for name, value in list(globals().items()):
-        values = list(value.values()) if isinstance(value, dict) else list(value) if isinstance(value, (list, tuple)) else [value]
+        try:
+            values = list(value.values()) if isinstance(value, dict) else list(value) if isinstance(value, (list, tuple)) else [value]
+        except ReferenceError:
+            continue
         for v in values:
-            if isinstance(v, _torch.Tensor) and v.device.type == "cpu" and v.numel() > 0:
+            if _cpu_tensor(v):
                 names.setdefault(v.untyped_storage().data_ptr(), set()).add(name)
     sizes = {}
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")  # isinstance on some lazy torch objects warns
         for o in _gc.get_objects():
-            if isinstance(o, _torch.Tensor) and o.device.type == "cpu" and o.numel() > 0:
+            if _cpu_tensor(o):
                 s = o.untyped_storage()
                 sizes[s.data_ptr()] = max(sizes.get(s.data_ptr(), 0), s.nbytes())
     largest = sorted(sizes.items(), key=lambda kv: -kv[1])[:top]

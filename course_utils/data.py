@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import os
 import shutil
 import tempfile
 import weakref
@@ -17,11 +18,12 @@ import numpy as np
 import torch
 
 from . import config
+from .atomic import write_atomic
 from .device import tune_threads
 from .memory import tune_heap
 
 __all__ = ["MNIST_FILES", "MNISTError", "load_mnist", "shared_images", "image_chunks", "labels", "add_noise", "NOISE_KINDS",
-           "ensure_mnist", "check_images", "check_seed", "check_ints", "noise_function",
+           "ensure_mnist", "float_file", "check_images", "check_seed", "check_ints", "noise_function",
            "mnist_test", "mnist_split", "split_images", "noise_spec", "noisy_test", "EVAL_NOISE_SEED",
            "shift_images", "nearest_distance"]
 
@@ -180,6 +182,56 @@ def _to_float(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images.astype(np.float32)).div_(255.0)  # one float copy, then in place
 
 
+def _mapping_on() -> bool:
+    """Whether whole splits come back as mappings of a float file (:func:`_mapped_float`)."""
+    return os.environ.get("COURSE_MAP_IMAGES", "1").strip() != "0"
+
+
+def float_file(split: str) -> Path:
+    """Where the float32 images of a whole split are kept for mapping: ``images/`` in the model
+    cache (:func:`config.cache_dir`), one ``.npy`` file per split (188 MB train, 31 MB test)."""
+    if not isinstance(split, str) or split not in _SPLIT_FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    return config.cache_dir() / "images" / f"mnist-{split}-float32.npy"
+
+
+def _mapped_float(split: str, images: np.ndarray, chunk: int = 10_000) -> torch.Tensor:
+    """The float images of a whole split (N, 784), as a copy-on-write mapping of :func:`float_file`.
+
+    The pages are the system's file cache, not this kernel's own memory: two kernels that load
+    the training set (a learner's notebooks side by side on Binder) share one copy of its 188 MB,
+    and under memory pressure the system can drop the pages and read them again instead of
+    running out. A learner's in-place change copies only the pages it touches, privately, so the
+    tensor is still theirs to modify and the file never changes. Each load checks the file
+    against the verified IDX images, bit for bit (80 ms for the training set); a missing or
+    damaged file is rebuilt (atomically, ``chunk`` rows at a time). Where no file can be written
+    or mapped (a read-only cache, a full disk, ``COURSE_MAP_IMAGES=0``), a plain copy is made."""
+    if not _mapping_on():
+        return _to_float(images)
+    path = float_file(split)
+    for attempt in range(2):
+        try:
+            if attempt or not path.is_file():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(path, lambda tmp: _write_float(tmp, images, chunk))
+            x = torch.from_numpy(np.load(path, mmap_mode="c", allow_pickle=False))
+        except (OSError, ValueError):  # unwritable, full, or unreadable: damaged -> rebuilt once
+            continue
+        if _unchanged(x, images, None, chunk):
+            return x
+        del x
+    return _to_float(images)
+
+
+def _write_float(tmp: str, images: np.ndarray, chunk: int) -> None:
+    """Write ``images`` / 255 as a float32 ``.npy`` file, ``chunk`` rows at a time (no full copy)."""
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=images.shape)
+    for i in range(0, len(images), chunk):
+        out[i:i + chunk] = _to_float(images[i:i + chunk]).numpy()
+    out.flush()
+    del out
+
+
 def _balanced_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     """``n`` indices with the classes as equal as possible, deterministic for ``seed``."""
     rng = np.random.default_rng(seed)
@@ -215,8 +267,10 @@ def load_mnist(
         seed: seed of the subset choice.
 
     Returns:
-        ``(images, labels)``: float32 (N, 784) in [0, 1] and int64 (N,). The tensors are fresh
-        copies, safe to modify.
+        ``(images, labels)``: float32 (N, 784) in [0, 1] and int64 (N,), yours to modify. A whole
+        split (``n`` None or the split's size) is a copy-on-write mapping of a verified float
+        file in the model cache, shared with other kernels until changed (see ``_mapped_float``);
+        a subset is a fresh copy.
 
     Raises:
         ValueError: unknown split, or ``n`` not in 1..size of the split.
@@ -231,7 +285,9 @@ def _issue(key: tuple, images: np.ndarray, labels: np.ndarray, idx: np.ndarray |
     tune_threads()  # and as many torch threads as the CPUs this process may use (see device)
     if idx is not None:
         images, labels = images[idx], labels[idx]
-    x = _to_float(images)
+        x = _to_float(images)
+    else:
+        x = _mapped_float(key[1], images)
     for k in [k for k, ref in _ISSUED.items() if ref() is None]:
         del _ISSUED[k]
     _ISSUED[key] = weakref.ref(x)
@@ -246,10 +302,10 @@ def _locate(split: str, n, root, seed: int):
     seed = check_seed(seed)
     raw = ensure_mnist(root)
     images, labels = _load_split(str(raw), split)
-    if n is None:
-        return (str(raw), split, None, None), images, labels, None
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(labels):
+    if isinstance(n, bool) or n is not None and (not isinstance(n, (int, np.integer)) or not 1 <= n <= len(labels)):
         raise ValueError(f"n must be an integer from 1 to {len(labels)} for split {split!r}, got {n!r}")
+    if n is None or n == len(labels):  # a balanced subset of every image is the whole split, in order
+        return (str(raw), split, None, None), images, labels, None
     return (str(raw), split, int(n), int(seed)), images, labels, _balanced_indices(labels, int(n), seed)
 
 

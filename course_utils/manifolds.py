@@ -64,16 +64,18 @@ MAX_SWISS_POINTS: int = 100_000
 
 
 def swiss_roll(n: int | None = None, seed: int = 0):
-    """``(X (n, 3) float64, t (n,))``: sklearn's Swiss roll without noise; ``t`` is the roll
-    parameter (the position along the spiral). ``n`` defaults to ``config.size("swiss_roll")``
-    and is at most MAX_SWISS_POINTS; ``seed`` is an integer in 0..2**32 - 1."""
-    from sklearn.datasets import make_swiss_roll
-
+    """``(X (n, 3) float64, t (n,))``: sklearn's Swiss roll without noise (``make_swiss_roll(n,
+    noise=0, random_state=seed)``, the same numbers, drawn here in numpy so that a notebook that
+    only needs the roll does not import scikit-learn's 80 MB); ``t`` is the roll parameter (the
+    position along the spiral). ``n`` defaults to ``config.size("swiss_roll")`` and is at most
+    MAX_SWISS_POINTS; ``seed`` is an integer in 0..2**32 - 1."""
     n = config.size("swiss_roll") if n is None else n
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 20 <= n <= MAX_SWISS_POINTS:
         raise ValueError(f"n must be an integer from 20 to {MAX_SWISS_POINTS}, got {n!r}")
-    x, t = make_swiss_roll(int(n), noise=0.0, random_state=data.check_seed(seed))
-    return x, t
+    rng = np.random.RandomState(data.check_seed(seed))  # sklearn's check_random_state(seed)
+    t = 1.5 * np.pi * (1 + 2 * rng.uniform(size=int(n)))
+    height = 21 * rng.uniform(size=int(n))
+    return np.vstack((t * np.cos(t), height, t * np.sin(t))).T, t
 
 
 def swiss_roll_tangents(t: np.ndarray, std: np.ndarray | None = None) -> np.ndarray:

@@ -332,3 +332,71 @@ def test_nearest_distance_is_the_distance_to_the_nearest_reference_row_in_any_ch
                 dict(x=x, reference=ref, chunk=0), dict(x=torch.full((2, 784), float("nan")), reference=ref)):
         with pytest.raises(ValueError):
             nearest_distance(**{"chunk": 256, **bad})
+
+
+def _mapped_from(x: torch.Tensor, path: Path) -> bool:
+    """Whether ``x``'s memory lies in a mapping of ``path`` (Linux's /proc/self/maps)."""
+    ptr = x.untyped_storage().data_ptr()
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        span, *rest = line.split()
+        lo, hi = (int(v, 16) for v in span.split("-"))
+        if lo <= ptr < hi:
+            return len(rest) >= 5 and rest[-1] == str(path)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc/self/maps")
+def test_a_whole_split_is_a_private_mapping_of_a_verified_float_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    x, y = load_mnist("test")
+    path = data.float_file("test")
+    assert path.parent == tmp_path / "images" and path.stat().st_size == 10_000 * 784 * 4 + 128
+    assert _mapped_from(x, path)  # the file cache's pages, not this process's own copy
+    raw = data._load_split(str(ensure_mnist()), "test")[0]
+    assert torch.equal(x, data._to_float(raw)) and y.bincount().tolist() == TEST_COUNTS
+    before = path.read_bytes()
+    x[0].fill_(0.25)  # a learner's in-place change: copied privately, the file stays as it was
+    assert path.read_bytes() == before
+    again, _ = load_mnist("test", n=10_000)  # a balanced subset of every image: the same whole split
+    assert float(again[0, 0]) == 0.0 and _mapped_from(again, path) and again.data_ptr() != x.data_ptr()
+    assert data.shared_images("test") is again  # lent: x was changed
+    # subsets stay plain copies
+    assert not _mapped_from(load_mnist("test", n=100)[0], path)
+
+
+@pytest.mark.parametrize("damage", ["flipped bit", "truncated", "not npy", "other shape"])
+def test_a_damaged_float_file_is_rebuilt_never_used(tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    good = data._to_float(data._load_split(str(ensure_mnist()), "test")[0])
+    load_mnist("test")  # writes the float file
+    path = data.float_file("test")
+    blob = bytearray(path.read_bytes())
+    if damage == "flipped bit":
+        blob[-4 * 784 * 17 + 1] ^= 0x40   # one pixel of image 9983
+    elif damage == "truncated":
+        blob = blob[: len(blob) // 2]
+    elif damage == "not npy":
+        blob = bytearray(b"not a numpy file")
+    else:
+        data.np.save(path, data.np.zeros((10, 784), data.np.float32))
+        blob = bytearray(path.read_bytes())
+    path.write_bytes(bytes(blob))
+    x, _ = load_mnist("test")
+    assert torch.equal(x, good)
+    if Path("/proc/self/maps").exists():
+        assert _mapped_from(x, path)  # the rebuilt file is used, as a mapping again
+    assert path.stat().st_size == 10_000 * 784 * 4 + 128  # rebuilt in place of the damaged one
+    assert not [p for p in path.parent.iterdir() if p.name != path.name]  # no temp file left behind
+
+
+def test_without_a_writable_cache_or_with_mapping_off_a_whole_split_is_a_plain_copy(tmp_path, monkeypatch):
+    good = data._to_float(data._load_split(str(ensure_mnist()), "test")[0])
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")  # images/ cannot be made under it
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(blocker))
+    x, _ = load_mnist("test")
+    assert torch.equal(x, good) and blocker.read_text().startswith("a file")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "other"))
+    monkeypatch.setenv("COURSE_MAP_IMAGES", "0")
+    x, _ = load_mnist("test")
+    assert torch.equal(x, good) and not data.float_file("test").exists()

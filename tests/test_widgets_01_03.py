@@ -378,3 +378,13 @@ def test_the_sliders_of_02_and_03_follow_the_drag_and_01_waits_for_release():
     for fn, follows in ((widgets.distance_histogram, False), (widgets.manifold_neighbours, True),
                         (widgets.tsne_perplexity, True)):
         assert (getattr(fn, "continuous_update", False) is True) is follows, fn.__name__
+
+
+@pytest.mark.parametrize("n, seed", [(20, 0), (1500, 0), (1000, 7), (777, 2**32 - 1)])
+def test_swiss_roll_is_sklearns_make_swiss_roll_bit_for_bit(n, seed):
+    from sklearn.datasets import make_swiss_roll
+
+    x, t = manifolds.swiss_roll(n, seed=seed)
+    x_ref, t_ref = make_swiss_roll(n, noise=0.0, random_state=seed)
+    assert x.dtype == x_ref.dtype == np.float64 and x.shape == (n, 3)
+    assert np.array_equal(x, x_ref) and np.array_equal(t, t_ref)

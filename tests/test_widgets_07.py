@@ -124,3 +124,81 @@ def test_probe_features_are_standardized_on_the_unlabelled_images_and_cached(pre
     # each call reads the statistics from the cache file: a fresh kernel gets the same numbers
     for kind, f in feats.items():
         assert torch.allclose(probe.probe_features(x[:50], kind), f[:50], atol=1e-5)
+
+
+# --- the probe's classifiers in torch (notebook 07 imports no scikit-learn) ---------------------------
+
+def _sklearn_objective(clf_w, clf_b, x, y, C):
+    """scikit-learn's LogisticRegression objective, per sample: mean cross-entropy + ||W||^2 / (2 C N)."""
+    import torch
+    logits = x.double() @ clf_w + clf_b
+    return float(torch.nn.functional.cross_entropy(logits, y) + (clf_w ** 2).sum() / (2 * C * len(x)))
+
+
+@pytest.mark.parametrize("n, seed", [(100, 1), (300, 2)])
+def test_fit_logistic_is_sklearns_logistic_regression(n, seed):
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from course_utils import data
+
+    x, y = data.load_mnist("train", n=n, seed=seed)
+    xt, yt = data.load_mnist("test", n=2000, seed=0)
+    ours = probe.fit_logistic(x, y)
+    tight = LogisticRegression(C=1.0, tol=1e-8, max_iter=20_000).fit(x.numpy().astype("float64"), y.numpy())
+    w, b = torch.from_numpy(tight.coef_.T), torch.from_numpy(tight.intercept_)
+    # the same convex objective, and ours reaches scikit-learn's tightly solved minimum (within 1e-7 of 0.2)
+    assert _sklearn_objective(ours.weight, ours.bias, x, y, 1.0) <= _sklearn_objective(w, b, x, y, 1.0) + 1e-7
+    # softmax is unchanged by adding a constant to every class, and scikit-learn's weights sum to 0 over classes
+    assert float((ours.weight - ours.weight.mean(1, keepdim=True) - w).abs().max()) < 1e-3
+    pred = ours.predict(xt)
+    assert float((pred == torch.from_numpy(tight.predict(xt.numpy()))).double().mean()) >= 0.999
+    assert ours.score(xt, yt) == pytest.approx(tight.score(xt.numpy(), yt.numpy()), abs=1e-3)
+    assert 0.6 < ours.score(xt, yt) < 0.95                    # a real classifier, not chance and not perfect
+
+
+def test_fit_logistic_keeps_the_class_labels_it_was_given():
+    import torch
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(20, 2, generator=g) - 3, torch.randn(20, 2, generator=g) + 3])
+    y = torch.tensor([7] * 20 + [2] * 20)
+    m = probe.fit_logistic(x, y)
+    assert m.classes.tolist() == [2, 7] and m.score(x, y) == 1.0
+    assert m.predict(torch.tensor([[-3.0, -3.0], [3.0, 3.0]])).tolist() == [7, 2]
+
+
+def test_knn_accuracy_is_sklearns_k_neighbours_classifier():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from course_utils import data
+
+    x, y = data.load_mnist("train", n=2000, seed=0)
+    xt, yt = data.load_mnist("test", n=500, seed=0)
+    for k in (1, 5):
+        ours = probe.knn_accuracy(x, y, xt, yt, k=k, chunk=64)
+        theirs = KNeighborsClassifier(k).fit(x.numpy(), y.numpy()).score(xt.numpy(), yt.numpy())
+        assert ours == pytest.approx(theirs, abs=1e-12), k
+        assert 0.8 < ours < 1.0
+
+
+def test_knn_accuracy_gives_a_tie_to_the_smallest_label():
+    import torch
+    train = torch.tensor([[1.0], [-1.0], [2.0], [-2.0], [10.0]])
+    y_train = torch.tensor([3, 1, 3, 1, 0])
+    test = torch.tensor([[0.0]])
+    assert probe.knn_accuracy(train, y_train, test, torch.tensor([1]), k=4) == 1.0   # 2 votes each: 1 wins
+    assert probe.knn_accuracy(train, y_train, test, torch.tensor([3]), k=4) == 0.0
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda t: probe.fit_logistic(t.rand(4, 3), t.tensor([0.0, 1, 0, 1])), "integer class labels"),
+    (lambda t: probe.fit_logistic(t.rand(4, 3), t.tensor([0, 1, 0])), "shape (4,)"),
+    (lambda t: probe.fit_logistic(t.rand(4, 3), t.zeros(4, dtype=t.long)), "at least 2 classes"),
+    (lambda t: probe.fit_logistic(t.rand(4, 3), t.tensor([0, 1, 0, 1]), C=0), "C must be"),
+    (lambda t: probe.knn_accuracy(t.rand(4, 3), t.arange(4), t.rand(2, 5), t.arange(2)), "(N, 3)"),
+    (lambda t: probe.knn_accuracy(t.rand(4, 3), t.arange(4), t.rand(2, 3), t.arange(2), k=5), "k must be"),
+])
+def test_probe_classifiers_refuse_bad_input_clearly(call, words):
+    import torch
+    with pytest.raises(ValueError, match=__import__("re").escape(words)):
+        call(torch)
