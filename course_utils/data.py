@@ -210,12 +210,15 @@ def _mapped_float(split: str, images: np.ndarray, chunk: int = 10_000) -> torch.
         return _to_float(images)
     path = float_file(split)
     for attempt in range(2):
+        wrote = attempt or not path.is_file()
         try:
-            if attempt or not path.is_file():
+            if wrote:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_atomic(path, lambda tmp: _write_float(tmp, images, chunk))
             x = torch.from_numpy(np.load(path, mmap_mode="c", allow_pickle=False))
-        except (OSError, ValueError):  # unwritable, full, or unreadable: damaged -> rebuilt once
+        except (OSError, ValueError):  # unreadable: damaged -> rebuilt once; a failed write is not retried
+            if wrote:
+                break
             continue
         if _unchanged(x, images, None, chunk):
             return x

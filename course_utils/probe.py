@@ -20,6 +20,7 @@ import torch
 
 from . import config, data, recipes, results, store
 from .pca import principal_axes
+from .training import _positive_int
 
 __all__ = ["PROBE_LABELS", "PROBE_FEATURES", "PROBE_CODE_SIZE", "feature_maps", "probe_features",
            "probe_config", "probe_labelled", "probe_accuracy", "probe_sweep", "fit_logistic", "knn_accuracy"]
@@ -130,7 +131,7 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor, C: float = 1.0, max_iter: int
     y = _check_labels(y, len(x))
     if isinstance(C, bool) or not isinstance(C, (int, float)) or not C > 0 or C == float("inf"):
         raise ValueError(f"C must be a positive finite number, got {C!r}")
-    _check_count(max_iter, "max_iter")
+    _positive_int(max_iter, "max_iter")
     classes, target = torch.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(f"expected labels of at least 2 classes, got only {classes.tolist()}")
@@ -161,19 +162,15 @@ def knn_accuracy(train: torch.Tensor, y_train: torch.Tensor, test: torch.Tensor,
     y_train, y_test = _check_labels(y_train, len(train)), _check_labels(y_test, len(test))
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(train):
         raise ValueError(f"k must be an integer from 1 to the {len(train)} training points, got {k!r}")
-    _check_count(chunk, "chunk")
+    _positive_int(chunk, "chunk")
     classes, label = torch.unique(y_train, return_inverse=True)          # sorted classes, (M,) their indices
-    right = 0
+    train, right = train.float(), 0
     for i in range(0, len(test), chunk):
-        near = torch.cdist(test[i:i + chunk].float(), train.float()).topk(k, largest=False).indices  # (chunk, k)
+        near = torch.cdist(test[i:i + chunk].float(), train).topk(k, largest=False).indices  # (chunk, k)
         votes = torch.nn.functional.one_hot(label[near], len(classes)).sum(1)   # (chunk, classes); argmax takes
         right += int((classes[votes.argmax(1)] == y_test[i:i + chunk]).sum())  # the first, smallest label, of a tie
     return right / len(test)
 
-
-def _check_count(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def probe_config() -> dict:
