@@ -73,6 +73,7 @@ LAYOUT: dict[str, dict[str, list[tuple[str, object]]]] = {
         "cell-018": [("output_only", True)],          # rate–distortion curves and their table
         "cell-021": [("slide_type", "subslide")],     # honest summary of the codecs
         "cell-030": [("slide_type", "subslide")],     # honest summary of the probe
+        "cell-034": [("zoom", 0.9)],                  # the four reasons measured (755 px at full scale)
     },
     "08_learning_the_manifold.ipynb": {     # code-heavy: the slides show results, the notebook the code
         "96b80a0d": [("output_only", True)],          # the ring data and its exact score
@@ -83,6 +84,7 @@ LAYOUT: dict[str, dict[str, list[tuple[str, object]]]] = {
         "f771124d": [("output_only", True)],          # Jacobians: the numbers
         "c27ce7ec": [("slide_type", "subslide"), ("output_only", True)],  # Jacobians: the figure
         "20dcafce": [("output_only", True)],          # annealed Langevin samples
+        "a1f0d62f": [("output_only", True)],          # held-out class: the AUROC table (916 px with the code)
         "9943829b": [("slide_type", "skip")],         # deep dive: the Swiss roll's tangent plane
         "7ffeeccd": [("slide_type", "skip")],
         "dae89ec9": [("slide_type", "skip")],
