@@ -555,8 +555,9 @@ def _settled_slide(page, deadline: Deadline) -> tuple:
 def _present_and_check(page, lab: Lab, kernel: str, nb: str, label: str, shots: Path,
                        deadline: Deadline) -> None:
     """Present the running notebook as a presenter does (README): 1280×720, select the first cell,
-    the toolbar's "Toggle Deck", then Space through every slide. Each slide must fit the screen; on
-    the slide that shows the slider, move it and require the figure to change."""
+    the toolbar's "Toggle Deck", then Space through every slide. Each slide must fit the screen,
+    every cell the deck does not skip must come on screen, and on the slide that shows the slider,
+    moving it must change the figure."""
     page.set_viewport_size(SLIDE_VIEWPORT)
     page.keyboard.press("Escape")
     first = page.locator(".jp-Notebook .jp-Cell").first  # the deck starts at the active cell
@@ -586,6 +587,12 @@ def _present_and_check(page, lab: Lab, kernel: str, nb: str, label: str, shots: 
     assert slider_checked or not label, f"{nb}: no slide showed the slider {label!r} ({len(seen)} slides walked)"
     assert not too_tall, (f"{nb}: slides taller than the {limit} px screen (screenshots in "
                           f"{slide_dir}):\n" + "\n".join(too_tall))
+    cells = json.loads((lab.root / nb).read_text(encoding="utf-8"))["cells"]
+    kinds = [c.get("metadata", {}).get("slideshow", {}).get("slide_type", "-") for c in cells]
+    never = [f"cell {i} ({cells[i].get('id')}, {kinds[i]})" for i in range(len(cells))
+             if kinds[i] not in ("skip", "notes") and not any(i in state[0] for state in seen)]
+    assert not never, (f"{nb}: Space never showed these cells (a sub-slide straight after a sub-slide? "
+                       f"see tools/slide_layout.py): " + ", ".join(never))
 
 
 def _walk_slides(page, lab: Lab, kernel: str, nb: str, label: str, shots: Path, slide_dir: Path,

@@ -84,6 +84,34 @@ def test_the_rules_catch_too_many_or_too_few_main_slides():
     assert f"{name}: 21 main slides; a lesson's deck has 10 to 20" in "\n".join(layout.problems(nb, name))
 
 
+def test_a_subslide_straight_after_a_subslide_is_caught_made_a_fragment_and_refused_in_layout():
+    """jupyterlab-deck 0.2.0 links a sub-slide that comes straight after another from the main slide,
+    so Space never shows the earlier one: the rules name the pair (a skipped or notes cell between
+    them changes nothing), the tool makes the later one a fragment, and a LAYOUT asking for such a
+    sub-slide is refused."""
+    name = "06_denoising_autoencoder.ipynb"
+    nb, _ = _broken(name)
+    shown = [c for c in nb.cells if layout._slide_type(c) not in ("skip", "notes")]
+    kind = lambda c: layout._slide_type(c) if c is not None else None  # noqa: E731
+    earlier, later = next((a, b) for a, b, after in zip(shown, shown[1:], shown[2:] + [None])
+                          if (kind(a), kind(b)) == ("subslide", "fragment") and kind(after) != "subslide")
+    later.metadata["slideshow"]["slide_type"] = "subslide"      # a sub-slide's fragment made a sub-slide
+    assert layout.unreachable_subslides(nb.cells) == [(earlier.id, later.id)]
+    assert f"cell {later.id}: a sub-slide straight after the sub-slide {earlier.id}" in "\n".join(
+        layout.problems(nb, name))
+    skipped = nbformat.v4.new_code_cell("pass", id="skipped-between")
+    skipped.metadata["slideshow"] = {"slide_type": "skip"}
+    nb.cells.insert(nb.cells.index(later), skipped)              # a skipped cell between: still caught
+    assert layout.unreachable_subslides(nb.cells) == [(earlier.id, later.id)]
+    changes = layout.layout_notebook(nb, name, layout.LAYOUT.get(name, {}), layout.NOTES[name])
+    assert f"{name} {later.id}: slide_type = fragment" in changes
+    assert layout.problems(nb, name) == [] and layout.unreachable_subslides(nb.cells) == []
+    nb, _ = _broken(name)
+    asked = {**layout.LAYOUT.get(name, {}), later.id: [("slide_type", "subslide")]}
+    with pytest.raises(ValueError, match=f"LAYOUT makes '{later.id}' a sub-slide straight after"):
+        layout.layout_notebook(nb, name, asked, layout.NOTES[name])
+
+
 def test_tool_is_idempotent_on_the_committed_notebooks(tmp_path):
     """Running tools/slide_layout.py on a copy of the repository's notebooks and README changes no byte."""
     shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
